@@ -1,0 +1,41 @@
+# The two set-up commands: `make run` (main job on the embedded default) and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU wheel; a GPU machine uses the images in docker/ (or: make TORCH_SPEC='torch==2.13.0' ...).
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+# Tool state lives in the project; telemetry is off (see t1core/env.py for the same defaults).
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/site-cache
+export PREFECT_HOME := $(CURDIR)/.prefect
+export DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install run test test-slow clean
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> creating $(VENV) and installing t1 (CPU torch: $(TORCH_SPEC))"
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --progress-bar on --disable-pip-version-check "$(TORCH_SPEC)"
+	$(PY) -m pip install --progress-bar on --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	@echo "==> dvc repro (embedded default; params.yaml, profile: $$(grep -m1 '^profile:' params.yaml | awk '{print $$2}'))"
+	dvc repro
+	dvc metrics show
+
+test: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+clean:
+	rm -rf data/curated data/synth models metrics reports .dvc/site-cache .dvc/cache .prefect mlruns.db mlartifacts

@@ -1,0 +1,137 @@
+"""`t1` command line: one subcommand per pipeline stage plus the grader audit.
+
+    t1 [--params params.yaml] [--profile NAME] [--set section.key=value ...] STAGE
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from t1core.config import ConfigError, Params, load_params
+from t1core.data.records import DataError
+from t1core.env import apply_defaults
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="T1: RL + inference scaling for LM reasoning.")
+
+PENDING = {  # stage -> issue that builds it
+    "synthesize": 3, "sft": 3, "rl": 4, "eval": 5, "promote": 6,
+}
+PIPELINE = ("curate", "synthesize", "sft", "rl", "eval", "promote")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    params: Annotated[Path, typer.Option("--params", help="experiment config")] = Path("params.yaml"),
+    profile: Annotated[Optional[str], typer.Option("--profile", help="overlay profiles/<NAME>.yaml")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="override, e.g. rl.k=16 (repeatable)")] = None,
+) -> None:
+    apply_defaults()
+    ctx.obj = {"params": params, "profile": profile, "overrides": overrides or []}
+
+
+def _params(ctx: typer.Context) -> Params:
+    o = ctx.obj
+    return load_params(o["params"], o["profile"], o["overrides"])
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _run_stage(ctx: typer.Context, stage: str) -> None:
+    try:
+        params = _params(ctx)
+        if stage in PENDING:
+            _fail(f"stage '{stage}' is not implemented yet (tracked in issue #{PENDING[stage]})", code=3)
+        from t1core.stages import curate
+
+        metrics = {"curate": curate.run}[stage](params)
+    except (ConfigError, DataError) as e:
+        _fail(str(e))
+    typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+@app.command()
+def curate(ctx: typer.Context) -> None:
+    """Load, filter, deduplicate, decontaminate and split the data sources."""
+    _run_stage(ctx, "curate")
+
+
+def _pending_command(stage: str, doc: str) -> None:
+    def command(ctx: typer.Context) -> None:
+        _run_stage(ctx, stage)
+
+    command.__doc__ = f"{doc} (not implemented yet: issue #{PENDING[stage]})"
+    app.command(name=stage)(command)
+
+
+_pending_command("synthesize", "Synthesize trial-and-error + self-verification CoT traces.")
+_pending_command("sft", "Supervised fine-tuning on the synthesized traces.")
+_pending_command("rl", "T1 reinforcement learning rounds.")
+_pending_command("eval", "Evaluate checkpoints and inference-scaling curves.")
+_pending_command("promote", "Promote a registered model to @champion through the gate.")
+
+
+@app.command()
+def pipeline(ctx: typer.Context) -> None:
+    """Run every implemented stage in order (`dvc repro` does the same with caching)."""
+    for stage in PIPELINE:
+        if stage in PENDING:
+            typer.echo(f"t1 pipeline: stopping before '{stage}', not implemented yet (issue #{PENDING[stage]})")
+            return
+        typer.echo(f"t1 pipeline: {stage}")
+        _run_stage(ctx, stage)
+
+
+@app.command()
+def params(ctx: typer.Context) -> None:
+    """Print the resolved, validated config and its hash."""
+    try:
+        p = _params(ctx)
+    except ConfigError as e:
+        _fail(str(e))
+    typer.echo(json.dumps({"config_hash": p.config_hash(), **p.model_dump(mode="json")}, indent=2))
+
+
+@app.command()
+def grade(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="JSONL with a gold answer and a response per line")],
+    answer_field: Annotated[str, typer.Option("--answer-field", help="field holding the gold answer")] = "answer",
+    response_field: Annotated[str, typer.Option("--response-field", help="field holding the model response")] = "response",
+    mode: Annotated[Optional[str], typer.Option("--mode", help="strict | lenient (default: grading.mode)")] = None,
+    show: Annotated[int, typer.Option("--show", help="how many disagreeing items to print")] = 20,
+    out: Annotated[Optional[Path], typer.Option("--out", help="write the full report (all misses) as JSON")] = None,
+) -> None:
+    """Audit the grader on any JSONL: counts, accuracy and the disagreeing items."""
+    from t1core.grading import Grader
+    from t1core.grading.audit import audit_file
+
+    try:
+        cfg = _params(ctx).grading
+        with Grader(mode=mode or cfg.mode, timeout_s=cfg.timeout_s, max_answer_chars=cfg.max_answer_chars) as grader:
+            report = audit_file(file, answer_field, response_field, grader)
+    except (ConfigError, DataError, ValueError) as e:
+        _fail(str(e))
+    _print_audit(report, show)
+    if out:
+        out.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def _print_audit(report, show: int) -> None:
+    typer.echo(f"graded {report.n}: {report.correct} agree, {report.n - report.correct} disagree, accuracy {report.accuracy:.2%}")
+    typer.echo("reasons: " + ", ".join(f"{k}={v}" for k, v in report.reasons.most_common()))
+    typer.echo("found by: " + ", ".join(f"{k}={v}" for k, v in report.methods.most_common()))
+    for miss in report.misses[:show]:
+        typer.echo(f"  line {miss['line']}: gold={miss['gold']!r} extracted={miss['extracted']!r} ({miss['reason']})")
+    if len(report.misses) > show:
+        typer.echo(f"  … {len(report.misses) - show} more (use --show or --out)")
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,207 @@
+"""Table-driven grader tests: extraction, equivalence, modes, limits."""
+
+import threading
+import time
+
+import pytest
+
+from t1core.grading import Grader, boxed_contents, extract_marked
+
+
+@pytest.fixture(scope="module")
+def strict():
+    with Grader(mode="strict", timeout_s=5) as g:
+        yield g
+
+
+@pytest.fixture(scope="module")
+def lenient():
+    with Grader(mode="lenient", timeout_s=5) as g:
+        yield g
+
+
+# (text, expected extracted answer, expected method)
+EXTRACT_CASES = [
+    (r"so \boxed{42}", "42", "boxed"),
+    (r"\boxed{\frac{1}{2}}", r"\frac{1}{2}", "boxed"),
+    (r"\boxed{\frac{\sqrt{3}}{2}}", r"\frac{\sqrt{3}}{2}", "boxed"),
+    (r"first \boxed{1} then \boxed{2}", "2", "boxed"),
+    (r"\fbox{7}", "7", "boxed"),
+    (r"\boxed 5 done", "5", "boxed"),
+    (r"$\boxed{x^{2}+1}$", "x^{2}+1", "boxed"),
+    (r"\boxed{\{1,2\}}", r"\{1,2\}", "boxed"),
+    (r"\boxed{ 12 }", "12", "boxed"),
+    (r"\boxed{(1, \infty)}", r"(1, \infty)", "boxed"),
+    (r"\boxed{a{b{c{d}}}}", "a{b{c{d}}}", "boxed"),
+    (r"\boxed{3} and \boxed{unclosed", "3", "boxed"),
+    ("steps\n#### 72", "72", "hash"),
+    ("#### 1,000\n", "1,000", "hash"),
+    ("a\n#### 5\nb\n#### 6", "6", "hash"),
+    ("The answer is 17.", "17", "answer_is"),
+    ("So the final answer is $\\frac{3}{4}$.", r"\frac{3}{4}", "answer_is"),
+    ("the answer is: 9\nmore text", "9", "answer_is"),
+    ("The answer is 3. Then the answer is 4.", "4", "answer_is"),
+    (r"The answer is 3 but \boxed{5}", "5", "boxed"),
+    ("no answer here 12 13", None, "none"),
+    ("", None, "none"),
+    (r"\boxed{", None, "none"),
+    (r"\boxed{\text{(B)}}", r"\text{(B)}", "boxed"),
+    ("answer is \\(2\\pi\\).", r"2\pi", "answer_is"),
+]
+
+
+@pytest.mark.parametrize("text,answer,method", EXTRACT_CASES)
+def test_extract_marked(text, answer, method):
+    got = extract_marked(text)
+    assert (got.answer, got.method) == (answer, method)
+
+
+def test_boxed_counts_every_box():
+    assert boxed_contents(r"\boxed{1}\boxed{2}\fbox{3}") == ["1", "2", "3"]
+    assert extract_marked(r"\boxed{1}\boxed{2}").n_boxed == 2
+
+
+def test_escaped_braces_do_not_close_box():
+    assert boxed_contents(r"\boxed{\{1,2\}}") == [r"\{1,2\}"]
+
+
+# (gold, predicted answer, equivalent?)
+EQUIV_CASES = [
+    ("42", "42", True),
+    ("42", "42.0", True),
+    ("42", "43", False),
+    ("-3", "-3", True),
+    ("-3", "3", False),
+    ("0.5", r"\frac{1}{2}", True),
+    (r"\frac{1}{2}", "0.5", True),
+    (r"\frac12", r"\frac{1}{2}", True),
+    (r"\dfrac{3}{4}", r"\frac{3}{4}", True),
+    (r"\tfrac{3}{4}", "3/4", True),
+    ("3/4", "0.75", True),
+    (r"-\frac{2}{3}", r"\frac{-2}{3}", True),
+    (r"\frac{2}{3}", "0.67", False),
+    ("1000", "1,000", True),
+    ("1,000,000", "1000000", True),
+    ("12", r"12\%", True),
+    ("30", r"30^\circ", True),
+    ("30", r"30^{\circ}", True),
+    ("5", r"5\text{ cm}", True),
+    ("5", r"5 \text{ inches}", True),
+    ("18", r"\$18", True),
+    ("3", "x=3", True),
+    ("3", "x = 3", True),
+    ("x=3", "3", True),
+    ("2", "y=2", True),
+    (r"\sqrt{2}", r"\sqrt{2}", True),
+    (r"\sqrt{8}", r"2\sqrt{2}", True),
+    (r"\sqrt{2}/2", r"\frac{\sqrt{2}}{2}", True),
+    (r"\frac{1}{\sqrt{2}}", r"\frac{\sqrt{2}}{2}", True),
+    (r"2\sqrt{3}", r"\sqrt{12}", True),
+    (r"\sqrt{3}", r"\sqrt{2}", False),
+    (r"\pi", r"\pi", True),
+    (r"2\pi", r"\pi", False),
+    (r"\frac{\pi}{2}", r"\frac{1}{2}\pi", True),
+    ("x^2+2x+1", "(x+1)^2", True),
+    ("x^2+1", "x^2-1", False),
+    ("2x+3", "3+2x", True),
+    (r"(1,2)", r"(1, 2)", True),
+    (r"(1,2)", r"(2,1)", False),
+    (r"[1,3)", r"[1, 3)", True),
+    (r"[1,3)", r"(1,3]", False),
+    (r"(-\infty, 2]", r"(-\infty,2]", True),
+    (r"(0,\infty)", r"(0, \infty)", True),
+    (r"\{1,2,3\}", r"\{3,2,1\}", True),
+    (r"\{1,2\}", r"\{1,3\}", False),
+    ("1e3", "1000", True),
+    (".5", "0.5", True),
+    ("0.25", "1/4", True),
+    ("7", "7.", True),
+    ("7", "$7$", True),
+    ("7", " 7 ", True),
+    (r"\left(1,2\right)", "(1,2)", True),
+    ("10", "10.5", False),
+    (r"\frac{7}{2}", "3.5", True),
+    (r"3\frac{1}{2}", r"\frac{7}{2}", True),
+    (r"\text{(B)}", r"\text{(B)}", True),
+    ("i", "i", True),
+    ("2+3i", "3i+2", True),
+    (r"\infty", r"\infty", True),
+    ("0", "-0", True),
+    ("100", "1e2", True),
+    ("5", "five", False),
+    ("6", "", False),
+    (r"\frac{3}{0}", "3", False),
+    ("-1", "−1", True),
+]
+
+
+@pytest.mark.parametrize("gold,pred,same", EQUIV_CASES)
+def test_equivalent(strict, gold, pred, same):
+    ok, reason = strict.equivalent(gold, pred)
+    assert ok is same, reason
+
+
+# (response, gold, correct in strict mode, correct in lenient mode)
+MODE_CASES = [
+    (r"so \boxed{12}", "12", True, True),
+    ("the sum is 12", "12", False, True),
+    ("we get x = 12", "12", False, True),
+    ("#### 12", "12", True, True),
+    ("The answer is 12.", "12", True, True),
+    ("12 then 13", "12", False, False),
+    ("nothing numeric", "12", False, False),
+    (r"\boxed{11} ... so 12", "12", False, False),
+    (r"hence $\frac{1}{2}$", "0.5", False, True),
+]
+
+
+@pytest.mark.parametrize("response,gold,strict_ok,lenient_ok", MODE_CASES)
+def test_modes(strict, lenient, response, gold, strict_ok, lenient_ok):
+    assert strict(response, gold).correct is strict_ok
+    assert lenient(response, gold).correct is lenient_ok
+
+
+def test_result_is_structured(strict):
+    r = strict(r"\boxed{\frac{1}{2}}", "0.5")
+    assert (r.correct, r.extracted, r.method, r.reward) == (True, r"\frac{1}{2}", "boxed", 1.0)
+    assert r.reason.startswith("match:")
+    r = strict("no mark", "1")
+    assert (r.correct, r.reason, r.reward) == (False, "no_answer", 0.0)
+
+
+def test_overlong_answer_is_wrong_without_parsing(strict):
+    r = strict("\\boxed{" + "1" * 5000 + "}", "1")
+    assert (r.correct, r.reason) == (False, "answer_too_long")
+
+
+@pytest.mark.parametrize(
+    "gold,checkable",
+    [("12", True), (r"\frac{1}{2}", True), ("(1,2)", True), (r"\sqrt{2}", True), ("", False), ("   ", False)],
+)
+def test_is_checkable(strict, gold, checkable):
+    assert strict.is_checkable(gold) is checkable
+
+
+def test_time_limit_holds_off_main_thread():
+    """A pathological item is cut at the limit even when graded from a worker thread."""
+    with Grader(timeout_s=1.0) as g:
+        out = {}
+
+        def run():
+            t = time.monotonic()
+            out["r"] = g("\\boxed{10^{10^{10^{10^{10}}}}}", "10^{10^{10^{10^{9}}}}")
+            out["dt"] = time.monotonic() - t
+
+        th = threading.Thread(target=run)
+        th.start()
+        th.join(30)
+        assert not th.is_alive()
+        assert out["dt"] < 5.0
+        assert out["r"].correct is False
+        # the grader keeps working after a timeout (the worker is restarted)
+        assert g(r"\boxed{\frac{2}{4}}", "0.5").correct
+
+
+def test_bad_mode_is_rejected():
+    with pytest.raises(ValueError, match="mode"):
+        Grader(mode="fuzzy")
