@@ -11,7 +11,7 @@ in a worker process with a hard per-item time limit.
 from dataclasses import dataclass
 
 from t1core.grading.extract import Extraction, Mode, extract_marked
-from t1core.grading.normalize import as_fraction, normalize
+from t1core.grading.normalize import as_fraction, is_word, normalize
 from t1core.grading.worker import MathVerifyWorker
 
 GRADER_VERSION = "1"  # bump when a change can flip a verdict; goes into run manifests
@@ -60,8 +60,10 @@ class Grader:
     def equivalent(self, gold: str, pred: str) -> tuple[bool, str]:
         """(is `pred` the same answer as `gold`, reason)."""
         g, p = normalize(gold), normalize(pred)
-        if g == p and g:
+        if g and (g == p or (is_word(g) and g.lower() == p.lower())):
             return True, "match:exact"
+        if is_word(g) or is_word(p):
+            return False, "mismatch"
         gf, pf = as_fraction(g), as_fraction(p)
         if gf is not None and pf is not None:
             return (gf == pf), ("match:numeric" if gf == pf else "mismatch")
@@ -77,7 +79,7 @@ class Grader:
         g = normalize(gold)
         if not g or len(g) > self.max_answer_chars:
             return False
-        if as_fraction(g) is not None:
+        if as_fraction(g) is not None or is_word(g):
             return True
         status, value = self._worker.request("parses", gold)
         return status == "ok" and bool(value)

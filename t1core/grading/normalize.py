@@ -7,7 +7,11 @@ numbers; comparing them as exact fractions here avoids the math-verify worker.
 import re
 from fractions import Fraction
 
-_TEXT_UNIT_RE = re.compile(r"\\(?:text|textbf|mbox|mathrm)\{\s*[a-zA-Z][a-zA-Z .^0-9]*\}\s*$")
+_TEXT_UNIT_RE = re.compile(r"(?<=[\d}])\s*\\(?:text|textbf|mbox|mathrm)\{\s*[a-zA-Z][a-zA-Z .^0-9]*\}\s*$")
+_TEXT_ONLY_RE = re.compile(r"^\\(?:text|textbf|mbox|mathrm)\{([^{}]*)\}$")
+_CHOICE_RE = re.compile(r"^\(([A-Za-z])\)$")
+_WORD_RE = re.compile(r"^[A-Za-z][A-Za-z ]{0,40}$")
+_INNER_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _FRAC_RE = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _NUM_RE = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
@@ -27,14 +31,25 @@ def normalize(ans: str) -> str:
     s = ans.strip().strip("$").strip()
     for old, new in _REPLACEMENTS:
         s = s.replace(old, new)
+    s = s.rstrip(".,").strip()
     s = _TEXT_UNIT_RE.sub("", s).strip()
     m = _ASSIGN_RE.match(s)
     if m:
         s = m.group(1).strip()
-    s = s.rstrip(".").strip()
-    if _THOUSANDS_RE.match(s):
-        s = s.replace(",", "")
-    return re.sub(r"\s+", "", s)
+    m = _TEXT_ONLY_RE.match(s)  # \text{Friday} -> Friday, \text{(B)} -> (B)
+    if m:
+        s = m.group(1).strip()
+    m = _CHOICE_RE.match(s)  # (B) -> B
+    if m:
+        s = m.group(1)
+    if _THOUSANDS_RE.match(s) or not any(b in s for b in ("(", "[", "\\{")):
+        s = _INNER_THOUSANDS_RE.sub("", s)
+    return re.sub(r"\s+", "", s) if not _WORD_RE.match(s) else " ".join(s.split())
+
+
+def is_word(s: str) -> bool:
+    """A textual answer ('Friday', 'B', 'odd'): graded by case-insensitive string match."""
+    return bool(_WORD_RE.match(s))
 
 
 def as_fraction(s: str) -> Fraction | None:

@@ -132,6 +132,18 @@ EQUIV_CASES = [
     ("6", "", False),
     (r"\frac{3}{0}", "3", False),
     ("-1", "−1", True),
+    (r"\text{Friday}", "Friday", True),
+    (r"\text{Friday}", r"\text{friday}", True),
+    (r"\text{Friday}", "Monday", False),
+    (r"\text{B}", "(B)", True),
+    (r"\text{B}", "B", True),
+    (r"\text{B}", "C", False),
+    (r"\text{odd}", r"\text{even}", False),
+    (r"\dfrac{1}{29,\!322,\!216}", r"\frac{1}{29322216}", True),
+    (r"7\text{ hours}.", "7", True),
+    (r"\text{(E)},", "E", True),
+    ("x", "x", True),
+    ("x", "y", False),
 ]
 
 
@@ -176,7 +188,8 @@ def test_overlong_answer_is_wrong_without_parsing(strict):
 
 @pytest.mark.parametrize(
     "gold,checkable",
-    [("12", True), (r"\frac{1}{2}", True), ("(1,2)", True), (r"\sqrt{2}", True), ("", False), ("   ", False)],
+    [("12", True), (r"\frac{1}{2}", True), ("(1,2)", True), (r"\sqrt{2}", True), ("", False), ("   ", False),
+     (r"\text{Friday}", True), (r"\text{B}", True), (r"\frac{1}{", False)],
 )
 def test_is_checkable(strict, gold, checkable):
     assert strict.is_checkable(gold) is checkable
