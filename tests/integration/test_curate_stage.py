@@ -102,3 +102,33 @@ def test_grade_meets_the_math500_bar(shared_data):
     first = res.output.splitlines()[0]
     agree = int(first.split(":")[1].split()[0])
     assert first.startswith("graded 500") and agree >= 490  # >= 98%
+
+
+def test_grade_audit_reports_disagreements(tmp_path):
+    from tests.conftest import FIXTURES
+
+    out = tmp_path / "report.json"
+    res = CliRunner().invoke(app, ["grade", str(FIXTURES / "grade_audit.jsonl"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("graded 5: 3 agree, 2 disagree, accuracy 60.00%")
+    assert "line 3: gold='7' extracted='8' (mismatch)" in res.output
+    assert "line 5: gold='(1,2)' extracted=None (no_answer)" in res.output
+    report = json.loads(out.read_text())
+    assert [m["line"] for m in report["misses"]] == [3, 5]
+    res = CliRunner().invoke(app, ["grade", str(FIXTURES / "grade_audit.jsonl"), "--mode", "lenient"])
+    assert res.output.startswith("graded 5: 4 agree")
+
+
+def test_grade_audit_names_missing_field(tmp_path):
+    from tests.conftest import FIXTURES
+
+    res = CliRunner().invoke(app, ["grade", str(FIXTURES / "grade_audit.jsonl"), "--response-field", "output"])
+    assert res.exit_code == 2
+    assert "grade_audit.jsonl:1: field 'output': missing field" in res.output
+
+
+def test_params_command_prints_hash(project):
+    res = CliRunner().invoke(app, ["--profile", "qwen2.5-32b", "params"])
+    assert res.exit_code == 0
+    resolved = json.loads(res.output)
+    assert resolved["rl"]["k"] == 64 and len(resolved["config_hash"]) == 12
