@@ -10,6 +10,7 @@ PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/site-cache
 export PREFECT_HOME := $(CURDIR)/.prefect
+export TORCH_EXTENSIONS_DIR := $(CURDIR)/.cache/torch_extensions
 export DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -38,4 +39,4 @@ test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 clean:
-	rm -rf data/curated data/synth models metrics reports .dvc/site-cache .dvc/cache .prefect mlruns.db mlartifacts
+	rm -rf data/curated data/synth models metrics reports .dvc/site-cache .dvc/cache .prefect .cache mlruns.db mlartifacts

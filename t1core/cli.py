@@ -17,7 +17,7 @@ from t1core.env import apply_defaults
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="T1: RL + inference scaling for LM reasoning.")
 
 PENDING = {  # stage -> issue that builds it
-    "synthesize": 3, "sft": 3, "rl": 4, "eval": 5, "promote": 6,
+    "rl": 4, "eval": 5, "promote": 6,
 }
 PIPELINE = ("curate", "synthesize", "sft", "rl", "eval", "promote")
 
@@ -48,33 +48,33 @@ def _run_stage(ctx: typer.Context, stage: str) -> None:
         params = _params(ctx)
         if stage in PENDING:
             _fail(f"stage '{stage}' is not implemented yet (tracked in issue #{PENDING[stage]})", code=3)
-        from t1core.stages import curate
-
-        metrics = {"curate": curate.run}[stage](params)
+        metrics = _stage_module(stage).run(params)
     except (ConfigError, DataError) as e:
         _fail(str(e))
     typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
 
 
-@app.command()
-def curate(ctx: typer.Context) -> None:
-    """Load, filter, deduplicate, decontaminate and split the data sources."""
-    _run_stage(ctx, "curate")
+def _stage_module(stage: str):
+    """Stage modules import torch/deepspeed; load them only when that stage runs."""
+    import importlib
+
+    return importlib.import_module(f"t1core.stages.{stage}")
 
 
-def _pending_command(stage: str, doc: str) -> None:
+def _stage_command(stage: str, doc: str) -> None:
     def command(ctx: typer.Context) -> None:
         _run_stage(ctx, stage)
 
-    command.__doc__ = f"{doc} (not implemented yet: issue #{PENDING[stage]})"
+    command.__doc__ = doc + (f" (not implemented yet: issue #{PENDING[stage]})" if stage in PENDING else "")
     app.command(name=stage)(command)
 
 
-_pending_command("synthesize", "Synthesize trial-and-error + self-verification CoT traces.")
-_pending_command("sft", "Supervised fine-tuning on the synthesized traces.")
-_pending_command("rl", "T1 reinforcement learning rounds.")
-_pending_command("eval", "Evaluate checkpoints and inference-scaling curves.")
-_pending_command("promote", "Promote a registered model to @champion through the gate.")
+_stage_command("curate", "Load, filter, deduplicate, decontaminate and split the data sources.")
+_stage_command("synthesize", "Synthesize trial-and-error + self-verification CoT traces.")
+_stage_command("sft", "Supervised fine-tuning on the synthesized traces (DeepSpeed).")
+_stage_command("rl", "T1 reinforcement learning rounds.")
+_stage_command("eval", "Evaluate checkpoints and inference-scaling curves.")
+_stage_command("promote", "Promote a registered model to @champion through the gate.")
 
 
 @app.command()

@@ -40,6 +40,7 @@ class PathsConfig(_Section):
 
 
 class TrackingConfig(_Section):
+    enabled: bool = Field(True, description="log params, per-step metrics and artifacts to MLflow")
     mlflow_uri: str = Field("sqlite:///mlruns.db", description="MLflow tracking URI; a local sqlite store by default")
     experiment: str = Field("t1", description="MLflow experiment name")
     registered_model: str = Field("t1-policy", description="MLflow registry name for evaluated checkpoints")
@@ -126,6 +127,8 @@ class ModelConfig(_Section):
     kind: Literal["tiny", "hf"] = Field("tiny", description="tiny: a Llama built from scratch; hf: load an HF checkpoint from `path`")
     path: str | None = Field(None, description="HF checkpoint directory or hub id (kind=hf)")
     hidden_size: int = Field(192, ge=8, description="tiny model width")
+    intermediate_size: int = Field(512, ge=8, description="tiny model MLP width")
+    vocab_size: int = Field(512, ge=300, description="tiny model: BPE vocabulary trained locally (256 bytes + merges + specials)")
     num_layers: int = Field(4, ge=1, description="tiny model decoder layers")
     num_heads: int = Field(6, ge=1, description="tiny model attention heads")
     max_seq_len: int = Field(512, ge=16, description="context length, tokens (prompt + response)")
@@ -141,13 +144,36 @@ class ModelConfig(_Section):
         return self
 
 
+class SynthConfig(_Section):
+    trial_and_error_fraction: float = Field(
+        0.5, ge=0, le=1, description="share of traces whose first attempt carries a slip that a check exposes and a retry fixes"
+    )
+    traces_per_problem: int = Field(1, ge=1, description="traces synthesized per SFT problem (each with its own slip draw)")
+
+
+class DeepSpeedConfig(_Section):
+    zero_stage: Literal[0, 1, 2, 3] = Field(0, description="ZeRO stage; 0 on one CPU process, 2-3 for large models")
+    offload_optimizer: bool = Field(False, description="ZeRO optimizer-state offload to CPU (GPU profiles)")
+    activation_checkpointing: bool = Field(False, description="recompute activations in backward to save memory")
+    backend: Literal["gloo", "nccl"] = Field("gloo", description="torch.distributed backend: gloo on CPU, nccl on GPUs")
+
+
 class SFTConfig(_Section):
     epochs: float = Field(3, gt=0, description="passes over the SFT data (paper: 3)")
     lr: float = Field(1e-5, gt=0, description="peak learning rate (paper: 1e-5 for large models)")
     warmup_fraction: float = Field(0.03, ge=0, lt=1, description="linear warmup share of steps, then cosine decay")
-    batch_tokens: int = Field(8192, ge=16, description="tokens per optimizer step (packed)")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine decays to this fraction of the peak lr")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    batch_tokens: int = Field(8192, ge=16, description="token budget per optimizer step (length-bucketed, padding included)")
     grad_clip: float = Field(1.0, gt=0, description="max global gradient norm")
-    trial_and_error_fraction: float = Field(0.5, ge=0, le=1, description="share of synthesized traces with a slip, a check and a retry")
+    max_minutes: float | None = Field(None, gt=0, description="wall-clock cap on training (evaluation time excluded); None = no cap")
+    checkpoint_every: int = Field(200, ge=1, description="optimizer steps between resumable checkpoints")
+    keep_checkpoints: int = Field(2, ge=1, description="complete checkpoints kept (older ones are deleted after a newer one is complete)")
+    eval_every_minutes: float | None = Field(
+        None, gt=0, description="held-out greedy accuracy every N training minutes (the accuracy-vs-minutes curve); None = end only"
+    )
+    eval_limit: int | None = Field(None, ge=1, description="held-out items per intermediate eval (None = all); the final eval uses all")
+    resume: bool = Field(True, description="continue from the newest complete checkpoint in <models_dir>/sft/checkpoints if one exists")
 
 
 class RLConfig(_Section):
@@ -186,6 +212,8 @@ class Params(_Section):
     data: DataConfig
     grading: GradingConfig = GradingConfig()
     model: ModelConfig = ModelConfig()
+    deepspeed: DeepSpeedConfig = DeepSpeedConfig()
+    synth: SynthConfig = SynthConfig()
     sft: SFTConfig = SFTConfig()
     rl: RLConfig = RLConfig()
     eval: EvalConfig = EvalConfig()

@@ -14,7 +14,9 @@ OFFLINE_DEFAULTS = {
 
 
 def apply_defaults(project_dir: str | Path = ".") -> None:
-    """Set the defaults that the user has not set; PREFECT_HOME goes under the project."""
+    """Set the defaults that the user has not set; tool state goes under the project."""
     for key, value in OFFLINE_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("PREFECT_HOME", str(Path(project_dir).resolve() / ".prefect"))
+    root = Path(project_dir).resolve()
+    os.environ.setdefault("PREFECT_HOME", str(root / ".prefect"))
+    os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(root / ".cache" / "torch_extensions"))  # DeepSpeed's compiled ops

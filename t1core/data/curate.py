@@ -43,6 +43,7 @@ class CurateResult:
     stats: dict[str, SourceStats]
     quarantine: Quarantine
     n_eval_texts: int
+    procedural_shortfall: dict[str, int]  # items the generator could not make: the item space is too small
 
     def metrics(self) -> dict:
         return {
@@ -50,6 +51,7 @@ class CurateResult:
             "splits": {name: len(rows) for name, rows in self.splits.items()},
             "quarantined": len(self.quarantine),
             "eval_texts": self.n_eval_texts,
+            "procedural_shortfall": self.procedural_shortfall,
         }
 
 
@@ -60,9 +62,10 @@ def curate(cfg: DataConfig, grader: Grader, seed: int) -> CurateResult:
     splits: dict[str, list[Problem]] = {name: [] for name in SPLITS}
     stats: dict[str, SourceStats] = {}
     ids: set[str] = set()
+    shortfall: dict[str, int] = {}
     for spec in cfg.sources:
         st = stats.setdefault(spec.name, SourceStats())
-        for split_hint, problem in tqdm(_load(spec, cfg, seed, quarantine), desc=f"curate {spec.name}", unit="item", mininterval=2):
+        for split_hint, problem in tqdm(_load(spec, cfg, seed, quarantine, shortfall), desc=f"curate {spec.name}", unit="item", mininterval=2):
             st.loaded += 1
             reason = _drop_reason(problem, cfg, grader, decon) or _duplicate(problem, ids, dedup)
             if reason:
@@ -70,13 +73,15 @@ def curate(cfg: DataConfig, grader: Grader, seed: int) -> CurateResult:
                 continue
             st.kept += 1
             splits[split_hint or filters.split_of(problem, cfg.split.heldout_fraction, cfg.split.sft_fraction)].append(problem)
-    return CurateResult(splits, stats, quarantine, decon.n_texts)
+    return CurateResult(splits, stats, quarantine, decon.n_texts, shortfall)
 
 
-def _load(spec: SourceSpec, cfg: DataConfig, seed: int, quarantine: Quarantine) -> Iterator[tuple[str | None, Problem]]:
+def _load(
+    spec: SourceSpec, cfg: DataConfig, seed: int, quarantine: Quarantine, shortfall: dict[str, int]
+) -> Iterator[tuple[str | None, Problem]]:
     """(split hint, problem): procedural items come pre-partitioned; file rows are split by hash."""
     if spec.kind == "procedural":
-        yield from _procedural(cfg, seed)
+        yield from _procedural(cfg, seed, shortfall)
         return
     loader = LOADERS[spec.kind]
     rows = read_jsonl(spec.path, lambda row, line: loader(row, line, spec.name), quarantine if cfg.quarantine else None)
@@ -86,15 +91,19 @@ def _load(spec: SourceSpec, cfg: DataConfig, seed: int, quarantine: Quarantine) 
         yield None, problem
 
 
-def _procedural(cfg: DataConfig, seed: int) -> Iterator[tuple[str | None, Problem]]:
+def _procedural(cfg: DataConfig, seed: int, shortfall: dict[str, int]) -> Iterator[tuple[str | None, Problem]]:
+    """Pre-partitioned items; a (family, level, split) whose item space ran out is recorded in `shortfall`."""
     pc = cfg.procedural
     seen: set[str] = set()
     for family in pc.families:
         for level in pc.levels:
-            for p in generate(family, level, pc.heldout_items_per_family_level, True, seed, seen):
-                yield "heldout", p
-            for p in generate(family, level, pc.items_per_family_level, False, seed, seen):
-                yield filters.split_of(p, 0.0, cfg.split.sft_fraction), p
+            for heldout, want in ((True, pc.heldout_items_per_family_level), (False, pc.items_per_family_level)):
+                made = 0
+                for p in generate(family, level, want, heldout, seed, seen):
+                    made += 1
+                    yield ("heldout" if heldout else filters.split_of(p, 0.0, cfg.split.sft_fraction)), p
+                if made < want:
+                    shortfall[f"{family}_L{level}_{'heldout' if heldout else 'train'}"] = want - made
 
 
 def _drop_reason(p: Problem, cfg: DataConfig, grader: Grader, decon: filters.Decontaminator) -> str | None:

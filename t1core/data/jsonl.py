@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
 from t1core.data.records import DataError, RowError
 
 T = TypeVar("T")
@@ -67,6 +69,19 @@ def _parse_line(file: str, lineno: int, raw: bytes, parse: Callable[[dict[str, A
         return parse(obj, lineno), None
     except RowError as e:
         return None, DataError(file, lineno, e.field, str(e))
+
+
+def model_parser(model: type[BaseModel]) -> Callable[[dict[str, Any], int], Any]:
+    """A `read_jsonl` parser that validates rows against a pydantic model (errors name the field)."""
+
+    def parse(row: dict[str, Any], _line: int) -> Any:
+        try:
+            return model.model_validate(row)
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise RowError(".".join(str(p) for p in first["loc"]) or None, first["msg"]) from None
+
+    return parse
 
 
 def write_jsonl(path: str | Path, rows: Any) -> int:

@@ -46,7 +46,7 @@ def gen_arith(rng: random.Random, level: int) -> Item:
     if op == "*":
         da, db = [(2, 1), (2, 2), (3, 2), (3, 3)][level - 1]
     else:
-        da = db = level + 2
+        da = db = level + 1
     a, b = _n_digits(rng, da), _n_digits(rng, db)
     value = {"+": a + b, "-": a - b, "*": a * b}[op]
     return Item(f"Compute {a}{op}{b}.", value, {"family": "arith", "a": a, "b": b, "op": op})
@@ -54,12 +54,12 @@ def gen_arith(rng: random.Random, level: int) -> Item:
 
 def gen_chain(rng: random.Random, level: int) -> Item:
     n_ops = level + 1
-    expr = str(rng.randint(2, 20))
+    expr = str(rng.randint(2, 12))
     value = int(expr)
     steps = []
     for i in range(n_ops):
         op = rng.choice("+-*")
-        b = rng.randint(2, 9) if op == "*" else rng.randint(2, 50)
+        b = rng.randint(2, 9) if op == "*" else rng.randint(2, 20 * level)
         new = {"+": value + b, "-": value - b, "*": value * b}[op]
         expr = f"({expr}){op}{b}" if i else f"{expr}{op}{b}"
         steps.append([value, op, b, new])
@@ -68,7 +68,7 @@ def gen_chain(rng: random.Random, level: int) -> Item:
 
 
 def gen_linear(rng: random.Random, level: int) -> Item:
-    span = [9, 20, 30, 50][level - 1]
+    span = [6, 12, 20, 40][level - 1]
     x = rng.randint(-span, span)
     a = rng.choice([v for v in range(-span // 2 - 2, span // 2 + 3) if v not in (0, 1)])
     b = rng.randint(-span * 3, span * 3)
@@ -80,10 +80,10 @@ def gen_linear(rng: random.Random, level: int) -> Item:
 
 
 def gen_root(rng: random.Random, level: int) -> Item:
-    span = [5, 9, 15, 25][level - 1]
+    span = [3, 5, 8, 12][level - 1]
     while True:
         r = rng.randint(-span, span)
-        p, q = rng.randint(-9, 9), rng.randint(-12, 12)
+        p, q = rng.randint(-2 - 2 * level, 2 + 2 * level), rng.randint(-3 - 3 * level, 3 + 3 * level)
         disc = p * p - 4 * q
         if q != 0 and (disc < 0 or math.isqrt(disc) ** 2 != disc):
             break  # x^2+px+q has no rational (so no integer) root: r is the only integer root
@@ -92,10 +92,10 @@ def gen_root(rng: random.Random, level: int) -> Item:
 
 
 _FACTOR_LEVELS = [  # (smallest-prime range, N range)
-    ((3, 13), (100, 9_999)),
-    ((7, 31), (1_000, 9_999)),
-    ((17, 61), (1_000, 99_999)),
-    ((37, 113), (10_000, 999_999)),
+    ((3, 7), (50, 999)),
+    ((3, 13), (100, 2_999)),
+    ((7, 23), (1_000, 9_999)),
+    ((13, 37), (1_000, 99_999)),
 ]
 
 

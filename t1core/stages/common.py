@@ -4,20 +4,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from t1core import __version__
 from t1core.config import Params
 from t1core.data.jsonl import write_json
-from t1core.grading import GRADER_VERSION
-
-
-def run_identity(params: Params) -> dict[str, Any]:
-    return {
-        "config_hash": params.config_hash(),
-        "profile": params.profile,
-        "seed": params.seed,
-        "t1_version": __version__,
-        "grader_version": GRADER_VERSION,
-    }
+from t1core.identity import run_identity
 
 
 def write_stage_metrics(params: Params, stage: str, metrics: dict[str, Any], started: float) -> Path:

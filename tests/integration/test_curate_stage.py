@@ -7,7 +7,8 @@ from typer.testing import CliRunner
 
 from t1core.cli import app
 
-SMALL = ["--set", "data.procedural.items_per_family_level=40", "--set", "data.procedural.heldout_items_per_family_level=8"]
+SMALL = ["--set", "data.procedural.items_per_family_level=40", "--set", "data.procedural.heldout_items_per_family_level=8",
+         "--set", "data.procedural.levels=[1, 2, 3]"]
 
 
 def _read(path):

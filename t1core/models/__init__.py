@@ -1,0 +1,1 @@
+"""Models: chat template, local tokenizer, tiny-Llama factory, HF load/save, DeepSpeed engine."""

@@ -1,0 +1,59 @@
+"""DeepSpeed engine setup, identical for SFT and RL, one process or many.
+
+A single process gets the rendezvous variables torchrun/deepspeed would set
+(RANK=0, WORLD_SIZE=1, a free MASTER_PORT on 127.0.0.1), so `python -m t1core.cli sft`
+and `deepspeed --num_gpus 2 ...` / `torchrun --nproc-per-node 2 ...` run the same code.
+"""
+
+import os
+import socket
+from typing import Any
+
+import torch
+
+from t1core.config import DeepSpeedConfig
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def init_distributed(backend: str) -> tuple[int, int]:
+    """(rank, world_size); initialises torch.distributed through DeepSpeed once."""
+    import deepspeed
+
+    if "RANK" not in os.environ:
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    if not torch.distributed.is_initialized():
+        deepspeed.init_distributed(dist_backend=backend, verbose=False)
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+
+def ds_config(cfg: DeepSpeedConfig, grad_clip: float, dtype: str) -> dict[str, Any]:
+    zero: dict[str, Any] = {"stage": cfg.zero_stage}
+    if cfg.offload_optimizer and cfg.zero_stage > 0:
+        zero["offload_optimizer"] = {"device": "cpu"}
+    return {
+        "train_micro_batch_size_per_gpu": 1,  # batches are token-budgeted; DeepSpeed only uses this for bookkeeping
+        "gradient_accumulation_steps": 1,
+        "gradient_clipping": grad_clip,
+        "zero_optimization": zero,
+        "bf16": {"enabled": dtype == "bfloat16"},
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+
+
+def make_engine(model: Any, optimizer: Any, scheduler: Any, cfg: DeepSpeedConfig, grad_clip: float, dtype: str) -> Any:
+    import deepspeed
+
+    init_distributed(cfg.backend)
+    if cfg.activation_checkpointing:
+        model.gradient_checkpointing_enable()
+    engine, _, _, _ = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config(cfg, grad_clip, dtype)
+    )
+    return engine

@@ -1,0 +1,115 @@
+"""Stage `sft`: validated traces -> tokenizer + model -> DeepSpeed SFT -> models/sft/final and metrics/sft.json."""
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from t1core.config import Params
+from t1core.data.jsonl import model_parser, read_jsonl, write_json
+from t1core.data.records import Problem
+from t1core.eval.accuracy import GREEDY_KEY, N_KEY, SAMPLED_KEY, accuracy
+from t1core.grading import Grader
+from t1core.models.engine import init_distributed, make_engine
+from t1core.models.factory import build_tiny, load_pretrained, n_params, save_pretrained
+from t1core.models.tokenizer import train_tokenizer
+from t1core.sft.data import encode_traces
+from t1core.sft.schedule import warmup_cosine
+from t1core.sft.trainer import SFTTrainer, latest_checkpoint, total_steps
+from t1core.stages.common import write_stage_metrics
+from t1core.synth.schema import Trace
+from t1core.tracking.mlflow_run import StageRun
+
+
+def run(params: Params) -> dict:
+    started = time.monotonic()
+    traces = list(read_jsonl(Path(params.paths.synth_dir) / "sft.jsonl", model_parser(Trace)))
+    heldout = list(read_jsonl(Path(params.paths.curated_dir) / "heldout.jsonl", model_parser(Problem)))
+    rank, world = init_distributed(params.deepspeed.backend)
+    out_dir = Path(params.paths.models_dir) / "sft"
+    resume_from = latest_checkpoint(out_dir / "checkpoints") if params.sft.resume else None
+    model, tokenizer = _model_and_tokenizer(params, traces, resume_from)
+    examples, too_long = encode_traces(tokenizer, traces, params.model.max_seq_len)
+    if not examples:
+        raise ValueError(f"no SFT examples fit model.max_seq_len={params.model.max_seq_len} ({too_long} too long)")
+    trainer = _trainer(params, model, tokenizer, examples, out_dir, world)
+    with StageRun(params, "sft", enabled=rank == 0) as tracking, Grader.from_config(params.grading) as grader:
+        trainer.evaluate = _evaluator(params, tokenizer, heldout, grader)
+        trainer.on_step = lambda step, m: tracking.log_metrics(m, step) if step % 5 == 0 else None
+        if resume_from is not None:
+            trainer.resume(resume_from)
+        state = trainer.train()
+        final = trainer.final_eval()
+        if rank != 0:
+            return {}
+        save_pretrained(trainer.engine.module, tokenizer, out_dir / "final")
+        metrics = _metrics(params, state, final, examples, too_long, trainer.engine.module, world)
+        tracking.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        write_json(Path(params.paths.reports_dir) / "sft_curve.json", state.evals)
+        tracking.log_artifact(Path(params.paths.reports_dir) / "sft_curve.json")
+    write_stage_metrics(params, "sft", metrics, started)
+    return metrics
+
+
+def _model_and_tokenizer(params: Params, traces: list[Trace], resume_from: Path | None) -> tuple[Any, Any]:
+    cfg = params.model
+    if cfg.kind == "hf":
+        return load_pretrained(cfg.path, cfg)
+    if resume_from is not None:  # the checkpoint's tokenizer, not a retrained one
+        return load_pretrained(resume_from / "hf", cfg)
+    tokenizer = train_tokenizer((f"{t.problem}\n{t.response}" for t in traces), cfg.vocab_size)
+    return build_tiny(cfg, tokenizer, params.seed), tokenizer
+
+
+def _trainer(params: Params, model: Any, tokenizer: Any, examples: list, out_dir: Path, world: int) -> SFTTrainer:
+    cfg = params.sft
+    total = total_steps(cfg, examples, params.seed, world)
+    warmup = int(cfg.warmup_fraction * total)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup, cfg.min_lr_ratio))
+    engine = make_engine(model, optimizer, scheduler, params.deepspeed, cfg.grad_clip, params.model.dtype)
+    return SFTTrainer(engine, examples, cfg, tokenizer.pad_token_id, params.seed, out_dir / "checkpoints", tokenizer=tokenizer)
+
+
+def _evaluator(params: Params, tokenizer: Any, heldout: list[Problem], grader: Grader):
+    limit = params.sft.eval_limit or len(heldout)
+    subset = heldout[:: max(1, len(heldout) // limit)][:limit]
+    budget = params.eval.max_new_tokens
+
+    def evaluate(model: Any, final: bool) -> dict[str, Any]:
+        items = heldout if final else subset
+        greedy = accuracy(model, tokenizer, items, grader, budget)
+        out = {GREEDY_KEY: greedy["accuracy"], N_KEY: greedy["n"], "self_corrected_rate": greedy["self_corrected_rate"],
+               "wait_rate": greedy["wait_rate"], "mean_response_chars": greedy["mean_response_chars"]}
+        if final:
+            sampled = accuracy(model, tokenizer, items, grader, budget, temperature=params.eval.temperature, seed=params.seed)
+            out[SAMPLED_KEY] = sampled["accuracy"]
+            out["by_family_greedy"] = _by_family(items, greedy["grades"])
+        return out
+
+    return evaluate
+
+
+def _by_family(items: list[Problem], grades: list) -> dict[str, float]:
+    groups: dict[str, list[bool]] = {}
+    for p, g in zip(items, grades):
+        groups.setdefault(f"{p.subject}_L{p.level}", []).append(g.correct)
+    return {k: round(sum(v) / len(v), 4) for k, v in sorted(groups.items())}
+
+
+def _metrics(params: Params, state: Any, final: dict, examples: list, too_long: int, model: Any, world: int) -> dict:
+    tokens = sum(len(e.input_ids) for e in examples)
+    return {
+        **{k: v for k, v in final.items() if k not in ("step", "minutes")},
+        "steps": state.step,
+        "epochs_completed": state.epoch,
+        "train_minutes": round(state.train_seconds / 60, 3),
+        "final_train_loss": round(sum(state.losses[-20:]) / max(1, len(state.losses[-20:])), 4),
+        "n_examples": len(examples),
+        "n_too_long": too_long,
+        "tokens_per_epoch": tokens,
+        "n_params": n_params(model),
+        "world_size": world,
+        "curve": [{k: e[k] for k in ("step", "minutes", GREEDY_KEY) if k in e} for e in state.evals],
+    }

@@ -1,0 +1,1 @@
+"""Experiment tracking (MLflow). Issue #6 adds nested pipeline runs and the registry."""

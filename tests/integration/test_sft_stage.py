@@ -1,0 +1,60 @@
+"""curate -> synthesize -> sft through the CLI on a tiny config: files, metrics keys, resume."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from t1core.cli import app
+
+pytestmark = pytest.mark.integration
+
+TINY = [
+    "--set", "data.procedural.items_per_family_level=12", "--set", "data.procedural.heldout_items_per_family_level=2",
+    "--set", "data.procedural.levels=[1]",
+    "--set", "model.hidden_size=32", "--set", "model.intermediate_size=64", "--set", "model.num_layers=1",
+    "--set", "model.num_heads=2", "--set", "model.vocab_size=300",
+    "--set", "sft.epochs=2", "--set", "sft.batch_tokens=2048", "--set", "sft.lr=3e-3", "--set", "sft.max_minutes=null",
+    "--set", "sft.eval_every_minutes=null", "--set", "sft.checkpoint_every=3",
+    "--set", "eval.max_new_tokens=48", "--set", "eval.budgets=[16,48]",
+]
+
+
+def _ok(args):
+    res = CliRunner().invoke(app, [*TINY, *args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_stage_chain_writes_model_and_metrics(project):
+    _ok(["curate"])
+    _ok(["synthesize"])
+    syn = json.loads((project / "metrics/synthesize.json").read_text())
+    assert syn["traces"] == syn["problems"] > 0 and syn["no_producer"] == 0 and 0 < syn["slip_fraction"] < 1
+    first = [json.loads(l) for l in (project / "data/synth/sft.jsonl").read_text().splitlines()][0]
+    assert set(first) >= {"problem", "response", "answer", "has_slip", "producer"}
+
+    _ok(["sft"])
+    m = json.loads((project / "metrics/sft.json").read_text())
+    for key in ("heldout_accuracy_greedy", "heldout_pass1_t1", "heldout_n", "self_corrected_rate", "steps", "train_minutes"):
+        assert key in m
+    assert m["heldout_n"] == 10 and 0.0 <= m["heldout_accuracy_greedy"] <= 1.0
+    final = project / "models/sft/final"
+    assert (final / "model.safetensors").is_file() and (final / "tokenizer.json").is_file()
+    ckpts = sorted(p.name for p in (project / "models/sft/checkpoints").iterdir())
+    assert len(ckpts) <= 2 and ckpts[-1] == f"step_{m['steps']:07d}"  # keep_checkpoints=2
+
+    # the run is in the local MLflow store with its params, per-step loss and the curve artifact
+    import mlflow
+
+    mlflow.set_tracking_uri("sqlite:///mlruns.db")
+    runs = mlflow.search_runs(experiment_names=["t1"])
+    assert list(runs["tags.mlflow.runName"]) == ["sft"] and runs["status"][0] == "FINISHED"
+    assert runs["params.sft.epochs"][0] == "2.0" and runs["metrics.heldout_n"][0] == 10
+    client = mlflow.tracking.MlflowClient()
+    assert client.get_metric_history(runs["run_id"][0], "train_loss")
+    assert [a.path for a in client.list_artifacts(runs["run_id"][0])] == ["sft_curve.json"]
+
+    # a second run resumes from the last checkpoint: no steps left, same step count
+    _ok(["sft"])
+    assert json.loads((project / "metrics/sft.json").read_text())["steps"] == m["steps"]
