@@ -46,7 +46,7 @@ def run(params: Params) -> dict:
         save_pretrained(trainer.engine.module, tokenizer, out_dir / "final")
         metrics = _metrics(params, state, final, examples, too_long, trainer.engine.module, world)
         tracking.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-        write_json(Path(params.paths.reports_dir) / "sft_curve.json", state.evals)
+        write_json(Path(params.paths.reports_dir) / "sft_curve.json", metrics["curve"])  # flat rows for `dvc plots`
         tracking.log_artifact(Path(params.paths.reports_dir) / "sft_curve.json")
     write_stage_metrics(params, "sft", metrics, started)
     return metrics

@@ -92,12 +92,6 @@ def column_mul_digit(a: int, d: int, drop_carry: int | None = None) -> tuple[str
 
 
 # ---------------------------------------------------------------- arith
-def _slip_delta(v: int) -> int:
-    """A carry-sized error: +-10^k for a k inside the number."""
-    k = max(0, len(str(abs(v))) - 2)
-    return 10**k if v % 2 else -(10**k)
-
-
 def _add_or_sub(a: int, b: int, op: str, slip_col: int | None) -> tuple[str, int]:
     """Column work for a+b or a-b (negative results as -(b-a))."""
     if op == "+":

@@ -9,7 +9,7 @@ from t1core.data.procedural import GENERATORS, generate
 from t1core.grading import Grader, extract_marked
 from t1core.synth.checks import CheckError, check_line_is_true, check_lines, evaluate
 from t1core.synth.produce import TraceError, synthesize, validate
-from t1core.synth.programmatic import BUILDERS, poly_at, root_candidates
+from t1core.synth.programmatic import BUILDERS, column_add, column_mul_digit, column_sub, poly_at, root_candidates
 from t1core.synth.schema import Trace
 
 
@@ -104,3 +104,15 @@ def test_non_procedural_problems_are_counted_not_dropped(grader):
     p = Problem(id="math:1", source="math", problem="What is 1+1?", answer="2")
     traces, stats = synthesize([p], 0.5, 1, 0, grader)
     assert traces == [] and stats["no_producer"] == 1
+
+
+def test_column_arithmetic_is_exact_and_readable():
+    assert column_add(347, 285) == ("7+5=12, 4+8+1=13, 3+2+1=6", 632)
+    assert column_sub(347, 289) == ("17-9=8, 13-8=5, 2-2=0", 58)
+    assert column_mul_digit(347, 8) == ("7*8=56, 4*8+5=37, 3*8+3=27", 2776)
+    for a in range(0, 1200, 7):
+        for b in range(0, a + 1, 11):
+            assert column_add(a, b)[1] == a + b and column_sub(a, b)[1] == a - b
+        for d in range(1, 10):
+            assert column_mul_digit(a, d)[1] == a * d
+    assert column_add(347, 285, drop_carry=1)[1] == 622  # a dropped carry is a realistic slip
