@@ -58,3 +58,17 @@ def test_stage_chain_writes_model_and_metrics(project):
     # a second run resumes from the last checkpoint: no steps left, same step count
     _ok(["sft"])
     assert json.loads((project / "metrics/sft.json").read_text())["steps"] == m["steps"]
+
+
+def test_missing_or_bad_stage_inputs_name_file_line_field(project):
+    res = CliRunner().invoke(app, [*TINY, "synthesize"])
+    assert res.exit_code == 2 and "data/curated/sft.jsonl:0: file not found" in res.output
+    _ok(["curate"])
+    bad = project / "data/curated/sft.jsonl"
+    lines = bad.read_text().splitlines()
+    lines[1] = lines[1].replace('"level": 1', '"level": "one"')
+    bad.write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(app, [*TINY, "synthesize"])
+    assert res.exit_code == 2 and "data/curated/sft.jsonl:2: field 'level'" in res.output
+    res = CliRunner().invoke(app, [*TINY, "sft"])
+    assert res.exit_code == 2 and "data/synth/sft.jsonl:0: file not found" in res.output
