@@ -26,7 +26,6 @@ class MathVerifyWorker:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
-        self.starts = 0
 
     def request(self, op: str, *args: Any) -> tuple[str, Any]:
         """('ok', value) | ('error', message) | ('timeout', None)."""
@@ -65,7 +64,6 @@ class MathVerifyWorker:
         if not line:
             self._stop()
             raise RuntimeError(f"grader worker did not start within {_STARTUP_TIMEOUT_S:.0f}s (is math-verify installed?)")
-        self.starts += 1
         return self._proc
 
     def _stop(self) -> None:

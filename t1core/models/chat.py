@@ -18,9 +18,6 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}" + ASSISTANT + "{% endif %}"
 )
 
-# The answer cue appended when a thinking budget runs out (inference scaling, issue #5).
-ANSWER_CUE = "\nSo the answer is \\boxed{"
-
 
 def prompt_text(tokenizer: Any, problem: str) -> str:
     """The generation prompt for one problem, through the tokenizer's own chat template."""

@@ -49,13 +49,13 @@ class SFTTrainer:
     def __init__(
         self, engine: Any, examples: list[Example], cfg: SFTConfig, pad_id: int, seed: int, ckpt_dir: Path,
         evaluate: Callable[[Any, bool], dict[str, Any]] | None = None, on_step: Callable[[int, dict], None] | None = None,
-        tokenizer: Any = None,
+        tokenizer: Any = None, total: int | None = None,
     ):
         self.engine, self.examples, self.cfg, self.pad_id, self.seed = engine, examples, cfg, pad_id, seed
         self.ckpt_dir, self.evaluate, self.on_step, self.tokenizer = Path(ckpt_dir), evaluate, on_step, tokenizer
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         self.world = dist.get_world_size() if dist.is_initialized() else 1
-        self.total = total_steps(cfg, examples, seed, self.world)
+        self.total = total or total_steps(cfg, examples, seed, self.world)
         self.state = TrainState()
 
     # ------------------------------------------------------------ loop

@@ -69,7 +69,7 @@ def _trainer(params: Params, model: Any, tokenizer: Any, examples: list, out_dir
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup, cfg.min_lr_ratio))
     engine = make_engine(model, optimizer, scheduler, params.deepspeed, cfg.grad_clip, params.model.dtype)
-    return SFTTrainer(engine, examples, cfg, tokenizer.pad_token_id, params.seed, out_dir / "checkpoints", tokenizer=tokenizer)
+    return SFTTrainer(engine, examples, cfg, tokenizer.pad_token_id, params.seed, out_dir / "checkpoints", tokenizer=tokenizer, total=total)
 
 
 def _evaluator(params: Params, tokenizer: Any, heldout: list[Problem], grader: Grader):
