@@ -17,7 +17,7 @@ from t1core.env import apply_defaults
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="T1: RL + inference scaling for LM reasoning.")
 
 PENDING = {  # stage -> issue that builds it
-    "rl": 4, "eval": 5, "promote": 6,
+    "eval": 5, "promote": 6,
 }
 PIPELINE = ("curate", "synthesize", "sft", "rl", "eval", "promote")
 

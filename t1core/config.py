@@ -192,9 +192,18 @@ class RLConfig(_Section):
     penalty_repetition: bool = Field(True, description="-1 when n-gram repetition exceeds the threshold")
     penalty_garbage: bool = Field(True, description="-1 for undecodable or non-math junk")
     penalty_mode: Literal["replace", "add"] = Field("replace", description="penalty replaces the reward, or is added to it")
+    repetition_ngram: int = Field(12, ge=2, description="token n-gram size of the repetition measure")
+    repetition_threshold: float = Field(0.5, gt=0, lt=1, description="repetitive when 1 - distinct/total n-grams exceeds this")
     drop_uniform_groups: bool = Field(True, description="drop groups whose rewards are all equal (no signal) and refill")
+    updates_per_batch: int = Field(1, ge=1, description="optimizer updates per rollout batch; > 1 uses the clipped importance ratio")
+    clip_ratio: float = Field(0.2, gt=0, description="ε of the clipped importance ratio (only when updates_per_batch > 1)")
+    grad_clip: float = Field(1.0, gt=0, description="gradient-norm clip")
     rounds: int = Field(3, ge=1, description="RL rounds; a checkpoint and a held-out eval after each")
     steps_per_round: int = Field(10, ge=1, description="updates per round")
+    max_minutes: float | None = Field(None, gt=0, description="wall-clock cap on training (rollouts + updates), minutes; evals excluded")
+    eval_limit: int | None = Field(None, ge=1, description="held-out problems for the per-round greedy eval (None: all); the final eval uses all")
+    rollout_engine: Literal["cpu", "hf"] = Field("cpu", description="cpu: the lean KV-cache sampler (Llama family); hf: transformers generate, any model")
+    resume: bool = Field(True, description="continue from the newest complete round")
 
 
 class EvalConfig(_Section):

@@ -1,17 +1,12 @@
 """The SFT loop on a DeepSpeed engine: token-mean loss on response tokens, warmup-cosine lr,
 gradient clipping, a wall-clock cap, periodic held-out evals and resumable checkpoints.
 
-Checkpoints (`<ckpt_dir>/step_XXXXXXX/`) hold the DeepSpeed engine state (weights,
-optimizer, scheduler), HF-format weights (`hf/`, safetensors) and `state.json` (step,
-epoch, batch position, training seconds, torch RNG, eval history). They are written
-to a `.tmp` directory and renamed, so a directory without `.tmp` is complete.
+Checkpoints (`<ckpt_dir>/step_XXXXXXX/`, see t1core.models.checkpoint) hold the
+DeepSpeed engine state, HF-format weights and `state.json` (step, epoch, batch
+position, training seconds, torch RNG, eval history).
 """
 
-import base64
-import json
 import math
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -19,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
 from t1core.config import SFTConfig
+from t1core.models.checkpoint import prune, read_checkpoint, write_checkpoint
 from t1core.sft.data import Example, bucket_batches, collate
 
 
@@ -129,43 +124,9 @@ class SFTTrainer:
 
     # ------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
-        final = self.ckpt_dir / f"step_{self.state.step:07d}"
-        tmp = final.with_name(final.name + ".tmp")
-        if self.rank == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        self._barrier()
-        self.engine.save_checkpoint(str(tmp), tag="ds")
-        if self.rank == 0:
-            self.engine.module.save_pretrained(tmp / "hf", safe_serialization=True)
-            if self.tokenizer is not None:  # so a resumed run tokenizes exactly as before
-                self.tokenizer.save_pretrained(tmp / "hf")
-            state = {**asdict(self.state), "rng": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode()}
-            (tmp / "state.json").write_text(json.dumps(state))
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-            for old in complete_checkpoints(self.ckpt_dir)[: -self.cfg.keep_checkpoints]:
-                shutil.rmtree(old, ignore_errors=True)
-        self._barrier()
+        final = write_checkpoint(self.engine, self.ckpt_dir / f"step_{self.state.step:07d}", asdict(self.state), self.tokenizer)
+        prune(self.ckpt_dir, self.cfg.keep_checkpoints)
         return final
 
     def resume(self, path: Path) -> None:
-        self.engine.load_checkpoint(str(path), tag="ds")
-        raw = json.loads((path / "state.json").read_text())
-        rng = raw.pop("rng")
-        torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(rng)), dtype=torch.uint8))
-        self.state = TrainState(**raw)
-
-    def _barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
-
-
-def complete_checkpoints(ckpt_dir: Path) -> list[Path]:
-    """Complete checkpoints (renamed directories holding state.json), oldest first."""
-    return sorted(p for p in Path(ckpt_dir).glob("step_*") if not p.name.endswith(".tmp") and (p / "state.json").is_file())
-
-
-def latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    done = complete_checkpoints(ckpt_dir)
-    return done[-1] if done else None
+        self.state = TrainState(**read_checkpoint(self.engine, path))

@@ -9,14 +9,16 @@ import torch
 from t1core.config import Params
 from t1core.data.jsonl import model_parser, read_jsonl, write_json
 from t1core.data.records import Problem
-from t1core.eval.accuracy import GREEDY_KEY, N_KEY, SAMPLED_KEY, accuracy
+from t1core.eval.accuracy import GREEDY_KEY
+from t1core.eval.heldout import heldout_evaluator
 from t1core.grading import Grader
 from t1core.models.engine import init_distributed, make_engine
 from t1core.models.factory import build_tiny, load_pretrained, n_params, save_pretrained
 from t1core.models.tokenizer import train_tokenizer
 from t1core.sft.data import encode_traces
 from t1core.sft.schedule import warmup_cosine
-from t1core.sft.trainer import SFTTrainer, latest_checkpoint, total_steps
+from t1core.models.checkpoint import latest_checkpoint
+from t1core.sft.trainer import SFTTrainer, total_steps
 from t1core.stages.common import write_stage_metrics
 from t1core.synth.schema import Trace
 from t1core.tracking.mlflow_run import StageRun
@@ -35,7 +37,7 @@ def run(params: Params) -> dict:
         raise ValueError(f"no SFT examples fit model.max_seq_len={params.model.max_seq_len} ({too_long} too long)")
     trainer = _trainer(params, model, tokenizer, examples, out_dir, world)
     with StageRun(params, "sft", enabled=rank == 0) as tracking, Grader.from_config(params.grading) as grader:
-        trainer.evaluate = _evaluator(params, tokenizer, heldout, grader)
+        trainer.evaluate = heldout_evaluator(params, tokenizer, heldout, grader, params.sft.eval_limit)
         trainer.on_step = lambda step, m: tracking.log_metrics(m, step) if step % 5 == 0 else None
         if resume_from is not None:
             trainer.resume(resume_from)
@@ -70,32 +72,6 @@ def _trainer(params: Params, model: Any, tokenizer: Any, examples: list, out_dir
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup, cfg.min_lr_ratio))
     engine = make_engine(model, optimizer, scheduler, params.deepspeed, cfg.grad_clip, params.model.dtype)
     return SFTTrainer(engine, examples, cfg, tokenizer.pad_token_id, params.seed, out_dir / "checkpoints", tokenizer=tokenizer, total=total)
-
-
-def _evaluator(params: Params, tokenizer: Any, heldout: list[Problem], grader: Grader):
-    limit = params.sft.eval_limit or len(heldout)
-    subset = heldout[:: max(1, len(heldout) // limit)][:limit]
-    budget = params.eval.max_new_tokens
-
-    def evaluate(model: Any, final: bool) -> dict[str, Any]:
-        items = heldout if final else subset
-        greedy = accuracy(model, tokenizer, items, grader, budget)
-        out = {GREEDY_KEY: greedy["accuracy"], N_KEY: greedy["n"], "self_corrected_rate": greedy["self_corrected_rate"],
-               "wait_rate": greedy["wait_rate"], "mean_response_chars": greedy["mean_response_chars"]}
-        if final:
-            sampled = accuracy(model, tokenizer, items, grader, budget, temperature=params.eval.temperature, seed=params.seed)
-            out[SAMPLED_KEY] = sampled["accuracy"]
-            out["by_family_greedy"] = _by_family(items, greedy["grades"])
-        return out
-
-    return evaluate
-
-
-def _by_family(items: list[Problem], grades: list) -> dict[str, float]:
-    groups: dict[str, list[bool]] = {}
-    for p, g in zip(items, grades):
-        groups.setdefault(f"{p.subject}_L{p.level}", []).append(g.correct)
-    return {k: round(sum(v) / len(v), 4) for k, v in sorted(groups.items())}
 
 
 def _metrics(params: Params, state: Any, final: dict, examples: list, too_long: int, model: Any, world: int) -> dict:

@@ -32,7 +32,7 @@ def dvc_repo(tmp_path):
         else:
             shutil.copy(src, dst)
     text = (root / "params.yaml").read_text()
-    text = text.replace("items_per_family_level: 2000", "items_per_family_level: 30")
+    text = text.replace("items_per_family_level: 4000", "items_per_family_level: 30")
     text = text.replace("heldout_items_per_family_level: 40", "heldout_items_per_family_level: 5")
     assert "items_per_family_level: 30" in text and "heldout_items_per_family_level: 5" in text
     (root / "params.yaml").write_text(text)
@@ -49,7 +49,7 @@ def test_dvc_repro_runs_caches_and_reruns(dvc_repo):
     out = _run(["dvc", "repro", "curate"], root, env)
     assert "Running stage 'curate'" in out
     metrics = json.loads((root / "metrics/curate.json").read_text())
-    assert metrics["splits"]["heldout"] == 5 * 2 * 5  # families x levels x held-out items
+    assert metrics["splits"]["heldout"] == 2 * 2 * 5  # families x levels x held-out items
     assert (root / "data/curated/sft.jsonl").stat().st_size > 0
     lock = (root / "dvc.lock").read_text()
     assert "data/curated" in lock and "metrics/curate.json" in lock

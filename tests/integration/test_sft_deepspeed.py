@@ -10,7 +10,8 @@ from t1core.models.factory import build_tiny
 from t1core.models.tokenizer import train_tokenizer
 from t1core.sft.data import Example
 from t1core.sft.schedule import warmup_cosine
-from t1core.sft.trainer import SFTTrainer, latest_checkpoint
+from t1core.models.checkpoint import latest_checkpoint
+from t1core.sft.trainer import SFTTrainer
 
 pytestmark = pytest.mark.integration
 TINY = ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, max_seq_len=128, vocab_size=300)

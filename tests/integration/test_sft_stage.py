@@ -1,4 +1,4 @@
-"""curate -> synthesize -> sft through the CLI on a tiny config: files, metrics keys, resume."""
+"""curate -> synthesize -> sft -> rl through the CLI on a tiny config: files, metrics keys, MLflow, resume."""
 
 import json
 
@@ -17,6 +17,8 @@ TINY = [
     "--set", "sft.epochs=2", "--set", "sft.batch_tokens=2048", "--set", "sft.lr=3e-3", "--set", "sft.max_minutes=null",
     "--set", "sft.eval_every_minutes=null", "--set", "sft.checkpoint_every=3",
     "--set", "eval.max_new_tokens=48", "--set", "eval.budgets=[16,48]",
+    "--set", "rl.rounds=2", "--set", "rl.steps_per_round=1", "--set", "rl.prompts_per_step=2", "--set", "rl.k=3",
+    "--set", "rl.max_new_tokens=24", "--set", "rl.eval_limit=4", "--set", "rl.drop_uniform_groups=false",
 ]
 
 
@@ -58,6 +60,22 @@ def test_stage_chain_writes_model_and_metrics(project):
     # a second run resumes from the last checkpoint: no steps left, same step count
     _ok(["sft"])
     assert json.loads((project / "metrics/sft.json").read_text())["steps"] == m["steps"]
+
+    _ok(["rl"])
+    r = json.loads((project / "metrics/rl.json").read_text())
+    for key in ("heldout_accuracy_greedy", "heldout_pass1_t1", "start", "delta_greedy", "rounds", "last_steps_mean"):
+        assert key in r
+    assert r["steps"] == 2 and [x["round"] for x in r["rounds"]] == [0, 1, 2] and r["k"] == 3
+    assert r["start"]["heldout_accuracy_greedy"] == m["heldout_accuracy_greedy"]  # same model, same greedy eval
+    for key in ("accuracy", "kl", "entropy", "penalty_rate_overlong", "zero_variance_fraction", "rollout_tokens_per_s"):
+        assert key in r["last_steps_mean"]
+    rounds = sorted(p.name for p in (project / "models/rl/checkpoints").iterdir())
+    assert rounds == ["round_01", "round_02"] and (project / "models/rl/final/model.safetensors").is_file()
+    rl_run = mlflow.search_runs(experiment_names=["t1"], filter_string="tags.`t1.stage` = 'rl'")
+    assert len(rl_run) == 1 and rl_run["params.rl.k"][0] == "3" and rl_run["params.rl.temperature"][0] == "1.2"
+    assert len(client.get_metric_history(rl_run["run_id"][0], "reward_mean")) == 2
+    _ok(["rl"])  # resumes after the last complete round: nothing left to do
+    assert json.loads((project / "metrics/rl.json").read_text())["steps"] == 2
 
 
 def test_missing_or_bad_stage_inputs_name_file_line_field(project):

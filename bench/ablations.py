@@ -1,0 +1,97 @@
+"""RL ablations on the embedded task: one seed, one wall budget per arm, one table.
+
+    python bench/ablations.py --minutes 4 [--arms t1 k4 ...] [--out bench/results/ablations.json]
+
+Needs the pipeline's SFT outputs (`dvc repro sft`): every arm starts from
+models/sft/final and is evaluated by the same held-out evaluator (all held-out items,
+greedy and sampled pass@1 at eval.temperature). RL arms run `t1 rl` with
+`rl.max_minutes` = the budget; the continued-SFT arm runs `t1 sft` from the SFT model
+for the same budget (training minutes, evals excluded in both). Each arm writes into
+its own directory under `--work` (default .cache/ablations), so the pipeline's outputs
+are never touched. Arms run one after another: two torch processes on the same cores
+slow each other down by far more than 2x.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PLAIN_RLOO = ["rl.entropy_coef=0", "rl.kl_coef=0", "rl.frozen_reference=true", "rl.penalty_overlong=false",
+              "rl.penalty_repetition=false", "rl.penalty_garbage=false"]
+ARMS: dict[str, tuple[str, list[str]]] = {  # name -> (stage, --set overrides on top of params.yaml)
+    "t1": ("rl", []),
+    "k4": ("rl", ["rl.k=4"]),
+    "k16": ("rl", ["rl.k=16"]),
+    "tau0.8": ("rl", ["rl.temperature=0.8"]),
+    "tau1.0": ("rl", ["rl.temperature=1.0"]),
+    "no_entropy": ("rl", ["rl.entropy_coef=0"]),
+    "frozen_ref": ("rl", ["rl.frozen_reference=true"]),
+    "no_penalties": ("rl", ["rl.penalty_overlong=false", "rl.penalty_repetition=false", "rl.penalty_garbage=false"]),
+    "plain_rloo": ("rl", PLAIN_RLOO),
+    "lr1.5e-4": ("rl", ["rl.lr=1.5e-4"]),
+    "more_sft": ("sft", []),
+}
+
+
+def arm_overrides(name: str, minutes: float, work: Path, repo: Path) -> tuple[str, list[str]]:
+    stage, sets = ARMS[name]
+    arm_dir = work / name
+    sets = [*sets, f"paths.models_dir={arm_dir / 'models'}", f"paths.metrics_dir={arm_dir / 'metrics'}",
+            f"paths.reports_dir={arm_dir / 'reports'}", "tracking.enabled=false"]
+    if stage == "rl":
+        (arm_dir / "models").mkdir(parents=True, exist_ok=True)
+        link = arm_dir / "models" / "sft"
+        if not link.exists():
+            link.symlink_to((repo / "models" / "sft").resolve(), target_is_directory=True)
+        return stage, [*sets, f"rl.max_minutes={minutes}", "rl.resume=false"]
+    # continued SFT: from the SFT model, a fresh short cosine at the SFT's floor lr, same minutes
+    return stage, [*sets, "model.kind=hf", f"model.path={(repo / 'models' / 'sft' / 'final').resolve()}",
+                   f"sft.max_minutes={minutes}", "sft.resume=false", "sft.eval_every_minutes=null",
+                   "sft.warmup_fraction=0", "sft.lr=3e-4"]
+
+
+def run_arm(name: str, minutes: float, work: Path, repo: Path) -> dict:
+    stage, sets = arm_overrides(name, minutes, work, repo)
+    cmd = [sys.executable, "-m", "t1core.cli", *[a for s in sets for a in ("--set", s)], stage]
+    t0 = time.monotonic()
+    log = work / name / "log.txt"
+    with open(log, "w") as fh:
+        rc = subprocess.run(cmd, cwd=repo, stdout=fh, stderr=subprocess.STDOUT, env=os.environ.copy()).returncode
+    if rc != 0:
+        raise SystemExit(f"arm {name} failed (exit {rc}); see {log}")
+    m = json.loads((work / name / "metrics" / f"{stage}.json").read_text())
+    return {
+        "arm": name, "stage": stage, "overrides": ARMS[name][1], "wall_s": round(time.monotonic() - t0, 1),
+        "train_minutes": m["train_minutes"], "steps": m["steps"],
+        "greedy": m["heldout_accuracy_greedy"], "pass1_t1": m["heldout_pass1_t1"],
+        "start_greedy": m.get("start", {}).get("heldout_accuracy_greedy"),
+        "start_pass1_t1": m.get("start", {}).get("heldout_pass1_t1"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=4.0, help="training budget per arm")
+    ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    ap.add_argument("--work", type=Path, default=Path(".cache/ablations"))
+    ap.add_argument("--out", type=Path, default=Path("bench/results/ablations.json"))
+    args = ap.parse_args()
+    repo = Path.cwd()
+    if not (repo / "models" / "sft" / "final" / "config.json").is_file():
+        raise SystemExit("models/sft/final is missing: run `dvc repro sft` (or `make run`) first")
+    rows = []
+    for name in args.arms:
+        print(f"arm {name} ...", file=sys.stderr, flush=True)
+        rows.append(run_arm(name, args.minutes, args.work.resolve(), repo))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"minutes_per_arm": args.minutes, "rows": rows}, indent=2) + "\n")
+    print(json.dumps({"minutes_per_arm": args.minutes, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

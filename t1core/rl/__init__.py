@@ -1,0 +1,1 @@
+"""T1 reinforcement learning: the objective, the penalties and the trainer."""

@@ -1,0 +1,57 @@
+"""The −1 penalties: overlong, repetitive and garbage responses (DESIGN.md §2), each with its own switch.
+
+Calibration (embedded default, 7,559 valid SFT traces): the token 12-gram repetition
+fraction has median 0.0, 99th percentile 0.16, maximum 0.25, so the default threshold
+0.5 stays silent on every valid trace while a looping response (a period of p tokens
+repeated over T tokens scores about 1 − p/T) is caught.
+"""
+
+from dataclasses import dataclass
+
+from t1core.config import RLConfig
+from t1core.models.chat import SPECIAL_TOKENS
+
+PENALTY = -1.0
+KINDS = ("overlong", "repetitive", "garbage")
+
+
+@dataclass(frozen=True)
+class PenaltyFlags:
+    overlong: bool
+    repetitive: bool
+    garbage: bool
+
+    def value(self, cfg: RLConfig) -> float:
+        """−1 when any enabled penalty fires, else 0."""
+        fired = (
+            (cfg.penalty_overlong and self.overlong)
+            or (cfg.penalty_repetition and self.repetitive)
+            or (cfg.penalty_garbage and self.garbage)
+        )
+        return PENALTY if fired else 0.0
+
+
+def repetition_fraction(tokens: list[int], n: int) -> float:
+    """1 − distinct/total over the token n-grams of a response; 0 when it has fewer than n tokens."""
+    total = len(tokens) - n + 1
+    if total <= 0:
+        return 0.0
+    return 1.0 - len({tuple(tokens[i:i + n]) for i in range(total)}) / total
+
+
+def is_garbage(text: str) -> bool:
+    """Undecodable bytes, leaked chat markers, control characters, or nothing at all."""
+    if not text.strip() or "\ufffd" in text:
+        return True
+    if any(marker in text for marker in SPECIAL_TOKENS):
+        return True
+    return any(ord(c) < 32 and c not in "\n\t" for c in text)
+
+
+def flags(tokens: list[int], text: str, finished: bool, cfg: RLConfig) -> PenaltyFlags:
+    """Which penalties a response triggers (switches are applied later, in PenaltyFlags.value)."""
+    return PenaltyFlags(
+        overlong=not finished,
+        repetitive=repetition_fraction(tokens, cfg.repetition_ngram) > cfg.repetition_threshold,
+        garbage=is_garbage(text),
+    )

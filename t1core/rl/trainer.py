@@ -1,0 +1,267 @@
+"""The T1 RL loop on a DeepSpeed engine (DESIGN.md §2).
+
+One step: draw B prompts, sample K responses each at temperature τ through the
+rollout engine, grade them, apply the penalties, drop groups with no signal and refill
+them, then one (or `updates_per_batch`) policy update on the RLOO advantages of the
+KL-shaped returns with an entropy bonus, then move the EMA reference.
+
+Log-probs, KL and entropy are all taken at the rollout temperature (logits / τ): the
+policy being optimised is the one that is sampled from. The sampler's log-probs are
+the current policy's (the test suite checks they match a recomputation), so the
+sequence KL needs only a reference forward pass.
+
+Training runs in rounds of `steps_per_round`; after each round a checkpoint
+(`round_XX/`: DeepSpeed state, HF policy, HF reference, state.json with the prompt
+cursor and the RNG) is written and a quick held-out eval is run. A run resumes from
+the newest complete round.
+"""
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from t1core.config import RLConfig
+from t1core.data.records import Problem
+from t1core.grading import Grader
+from t1core.models.chat import prompt_text
+from t1core.models.checkpoint import read_checkpoint, write_checkpoint
+from t1core.rl import objectives as obj
+from t1core.rl.batch import Group, micro_batches, pad_sequences, split_groups
+from t1core.rl.penalties import KINDS, flags
+from t1core.rollout import RolloutEngine
+
+MAX_REFILLS = 2  # extra sampling passes to replace dropped uniform groups
+
+
+@dataclass
+class RLState:
+    step: int = 0
+    round: int = 0  # completed rounds
+    epoch: int = 0  # passes over the prompt pool
+    cursor: int = 0  # next prompt in this epoch's order
+    train_seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)  # one per step
+    rounds: list[dict[str, Any]] = field(default_factory=list)  # per-round eval records
+
+
+class RLTrainer:
+    def __init__(
+        self, engine: Any, reference: Any, tokenizer: Any, prompts: list[Problem], cfg: RLConfig, grader: Grader,
+        rollout: RolloutEngine, seed: int, ckpt_dir: Path, micro_batch_tokens: int = 16384,
+        evaluate: Callable[[Any, bool], dict[str, Any]] | None = None, on_step: Callable[[int, dict], None] | None = None,
+    ):
+        if not prompts:
+            raise ValueError("RL needs at least one prompt")
+        self.engine, self.reference, self.tokenizer, self.cfg = engine, reference, tokenizer, cfg
+        self.grader, self.rollout, self.seed, self.ckpt_dir = grader, rollout, seed, Path(ckpt_dir)
+        self.micro_batch_tokens, self.evaluate, self.on_step = micro_batch_tokens, evaluate, on_step
+        self.prompts = prompts
+        self.prompt_ids = [tokenizer(prompt_text(tokenizer, p.problem), add_special_tokens=False)["input_ids"] for p in prompts]
+        self.state = RLState()
+        for p in self.reference.parameters():
+            p.requires_grad_(False)
+        self.reference.eval()
+
+    # ------------------------------------------------------------ loop
+    def train(self) -> RLState:
+        st, cfg = self.state, self.cfg
+        bar = tqdm(total=cfg.rounds * cfg.steps_per_round, initial=st.step, desc="rl", unit="step", mininterval=1)
+        while st.round < cfg.rounds and not self._out_of_time():
+            end = (st.round + 1) * cfg.steps_per_round
+            while st.step < end and not self._out_of_time():
+                t0 = time.monotonic()
+                metrics = self.step()
+                st.train_seconds += time.monotonic() - t0
+                st.step += 1
+                st.history.append(metrics)
+                bar.update(1)
+                bar.set_postfix(acc=f"{metrics['accuracy']:.2f}", kl=f"{metrics['kl']:.3f}", min=f"{st.train_seconds / 60:.1f}")
+                if self.on_step:
+                    self.on_step(st.step, metrics)
+            st.round += 1  # a round cut short by the time cap still ends with a checkpoint and an eval
+            self._end_round()
+        bar.close()
+        return st
+
+    def _out_of_time(self) -> bool:
+        cap = self.cfg.max_minutes
+        return cap is not None and self.state.train_seconds >= cap * 60
+
+    def _end_round(self) -> None:
+        record: dict[str, Any] = {"round": self.state.round, "step": self.state.step, "minutes": round(self.state.train_seconds / 60, 3)}
+        if self.evaluate is not None:
+            record.update(self.evaluate(self.engine.module, False))
+            shown = ", ".join(f"{k}={v:.3f}" for k, v in record.items() if isinstance(v, float))
+            tqdm.write(f"round {self.state.round}: {shown}", file=sys.stderr)
+        self.state.rounds.append(record)
+        self.save_checkpoint()
+
+    # ------------------------------------------------------------ one step
+    def step(self) -> dict[str, float]:
+        t0 = time.monotonic()
+        groups, sampled, stats = self._collect()
+        t1 = time.monotonic()
+        update = self._update(groups) if groups else {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "ref_s": 0.0, "update_s": 0.0}
+        if not self.cfg.frozen_reference and (self.state.step + 1) % self.cfg.ref_update_every == 0:
+            obj.ema_update_(self.reference, self.engine.module, self.cfg.ema_rate)
+        return self._step_metrics(sampled, groups, stats, update, t1 - t0, time.monotonic() - t0)
+
+    def _collect(self) -> tuple[list[Group], list[Group], dict[str, float]]:
+        """(groups to train on, every group sampled, timing); refills dropped uniform groups up to MAX_REFILLS times."""
+        cfg, keep, sampled = self.cfg, [], []
+        stats = {"rollout_s": 0.0, "grade_s": 0.0, "rollout_tokens": 0}
+        need = cfg.prompts_per_step
+        for attempt in range(1 + (MAX_REFILLS if cfg.drop_uniform_groups else 0)):
+            groups = self._sample_groups(self._next_prompts(need), attempt, stats)
+            sampled += groups
+            keep += [g for g in groups if not (cfg.drop_uniform_groups and g.uniform)]
+            need = cfg.prompts_per_step - len(keep)
+            if need <= 0:
+                break
+        return keep[: cfg.prompts_per_step], sampled, stats
+
+    def _next_prompts(self, n: int) -> list[int]:
+        st, out = self.state, []
+        while len(out) < n:
+            order = list(range(len(self.prompts)))
+            random.Random(self.seed * 7919 + st.epoch).shuffle(order)
+            take = order[st.cursor: st.cursor + n - len(out)]
+            out += take
+            st.cursor += len(take)
+            if st.cursor >= len(order):
+                st.epoch, st.cursor = st.epoch + 1, 0
+        return out
+
+    def _sample_groups(self, idx: list[int], attempt: int, stats: dict[str, float]) -> list[Group]:
+        k, cfg = self.cfg.k, self.cfg
+        t0 = time.monotonic()
+        seed = (self.seed * 1_000_003 + self.state.step) * 10 + attempt
+        out = self.rollout.generate(
+            self.engine.module, [self.prompt_ids[i] for i in idx for _ in range(k)], cfg.max_new_tokens,
+            cfg.temperature, cfg.top_p, seed=seed,
+        )
+        t1 = time.monotonic()
+        stats["rollout_s"] += t1 - t0
+        stats["rollout_tokens"] += sum(len(t) for t in out.tokens)
+        groups = [self._score_group(self.prompts[idx[g]], prompt, [out.tokens[j] for j in rows],
+                                    [out.logprobs[j] for j in rows], [out.finished[j] for j in rows])
+                  for g, (prompt, rows) in enumerate(split_groups(out, k))]
+        stats["grade_s"] += time.monotonic() - t1
+        return groups
+
+    def _score_group(self, problem: Problem, prompt: list[int], tokens, logprobs, finished) -> Group:
+        cfg, eos = self.cfg, self.tokenizer.eos_token_id
+        texts = [self.tokenizer.decode(t[:-1] if (done and t and t[-1] == eos) else t) for t, done in zip(tokens, finished)]
+        fl = [flags(t, text, done, cfg) for t, text, done in zip(tokens, texts, finished)]
+        reward = [float(self.grader(text, problem.answer or "").correct) for text in texts]
+        penalty = [f.value(cfg) for f in fl]
+        score = obj.combine_penalty(torch.tensor(reward), torch.tensor(penalty), cfg.penalty_mode).tolist()
+        return Group(prompt, tokens, logprobs, reward, penalty, score, [asdict(f) for f in fl])
+
+    # ------------------------------------------------------------ update
+    def _update(self, groups: list[Group]) -> dict[str, float]:
+        cfg = self.cfg
+        prompts = [g.prompt_ids for g in groups for _ in g.tokens]
+        responses = [t for g in groups for t in g.tokens]
+        batch = pad_sequences(prompts, responses, self.tokenizer.pad_token_id)
+        sampler_lp = _pad_rows([lp for g in groups for lp in g.logprobs], batch["targets"].shape[1], prompts)
+        mask = batch["response_mask"]
+        t0 = time.monotonic()
+        ref_lp = recompute_logprobs(self.reference, batch, cfg.temperature, self.micro_batch_tokens)
+        seq_kl = ((sampler_lp - ref_lp) * mask).sum(dim=1).view(len(groups), cfg.k)  # d_k [B, K]
+        score = torch.tensor([g.score for g in groups])  # [B, K]
+        adv = obj.rloo_advantages(obj.shaped_returns(score, seq_kl, cfg.kl_coef)).view(-1)  # [B*K]
+        t1 = time.monotonic()
+        loss = entropy = 0.0
+        for u in range(cfg.updates_per_batch):
+            old = sampler_lp if cfg.updates_per_batch > 1 else None
+            loss, entropy = self._policy_step(batch, adv, old)
+        return {
+            "loss": loss, "entropy": entropy, "kl": float(seq_kl.mean()), "adv_mean": float(adv.mean()),
+            "adv_std": float(adv.std()) if adv.numel() > 1 else 0.0, "adv_abs_max": float(adv.abs().max()),
+            "ref_s": t1 - t0, "update_s": time.monotonic() - t1, "train_tokens": float(batch["attention_mask"].sum()),
+        }
+
+    def _policy_step(self, batch: dict[str, torch.Tensor], adv: torch.Tensor, old_lp: torch.Tensor | None) -> tuple[float, float]:
+        """One optimizer step over micro-batches; the loss is a token-mean over the whole batch."""
+        cfg, engine, mask = self.cfg, self.engine, batch["response_mask"]
+        total = float(mask.sum().clamp_min(1))
+        chunks = self._chunks(batch)
+        loss_sum = ent_sum = 0.0
+        for i, rows in enumerate(chunks):
+            engine.set_gradient_accumulation_boundary(i == len(chunks) - 1)
+            logits = engine(input_ids=batch["input_ids"][rows], attention_mask=batch["attention_mask"][rows]).logits[:, :-1]
+            m = mask[rows]
+            logp, ent = obj.logprobs_and_entropy(logits, batch["targets"][rows], cfg.temperature)
+            share = float(m.sum()) / total  # token-mean over the whole batch, not per micro-batch
+            pg = obj.policy_loss(logp, adv[rows], m, None if old_lp is None else old_lp[rows], cfg.clip_ratio)
+            ent_mean = obj.masked_mean(ent, m)
+            loss = share * (pg - cfg.entropy_coef * ent_mean)
+            engine.backward(loss)
+            loss_sum += float(loss.detach())
+            ent_sum += share * float(ent_mean.detach())
+        engine.step()
+        return loss_sum, ent_sum
+
+    def _chunks(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        return chunk_rows(batch, self.micro_batch_tokens)
+
+    # ------------------------------------------------------------ metrics
+    def _step_metrics(self, sampled: list[Group], used: list[Group], stats: dict, update: dict, collect_s: float, step_s: float) -> dict[str, float]:
+        n = max(1, sum(len(g.score) for g in sampled))
+        every = [f for g in sampled for f in g.flags]
+        lengths = [len(t) for g in sampled for t in g.tokens]
+        train_s = update.get("ref_s", 0.0) + update.get("update_s", 0.0)
+        metrics = {
+            "accuracy": sum(r for g in sampled for r in g.reward) / n,
+            "reward_mean": sum(s for g in sampled for s in g.score) / n,
+            **{f"penalty_rate_{k}": sum(f[k] for f in every) / n for k in KINDS},
+            "zero_variance_fraction": sum(g.uniform for g in sampled) / max(1, len(sampled)),
+            "groups_used": float(len(used)),
+            "response_len": sum(lengths) / max(1, len(lengths)),
+            "rollout_tokens_per_s": stats["rollout_tokens"] / max(1e-9, stats["rollout_s"]),
+            "train_tokens_per_s": update.get("train_tokens", 0.0) / max(1e-9, train_s),
+            "rollout_s": stats["rollout_s"], "grade_s": stats["grade_s"], "step_s": step_s,
+            **{k: float(v) for k, v in update.items() if k != "train_tokens"},
+        }
+        return {k: round(v, 6) for k, v in metrics.items()}
+
+    # ------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> Path:
+        path = self.ckpt_dir / f"round_{self.state.round:02d}"
+        return write_checkpoint(self.engine, path, asdict(self.state), self.tokenizer, {"reference": self.reference})
+
+    def resume(self, path: Path) -> None:
+        self.state = RLState(**read_checkpoint(self.engine, path))
+        saved = type(self.reference).from_pretrained(Path(path) / "reference", dtype=next(self.reference.parameters()).dtype)
+        self.reference.load_state_dict(saved.state_dict())
+
+
+def chunk_rows(batch: dict[str, torch.Tensor], max_tokens: int) -> list[torch.Tensor]:
+    lengths = batch["attention_mask"].sum(dim=1).tolist()
+    return [torch.tensor(c) for c in micro_batches(lengths, max_tokens)]
+
+
+@torch.no_grad()
+def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:
+    """Per-token log-probs [N, L-1] of a padded batch's targets under `model` at `temperature`."""
+    out = torch.zeros(batch["targets"].shape)
+    for rows in chunk_rows(batch, max_tokens):
+        logits = model(input_ids=batch["input_ids"][rows], attention_mask=batch["attention_mask"][rows]).logits
+        out[rows] = obj.token_logprobs(logits[:, :-1], batch["targets"][rows], temperature)
+    return out
+
+
+def _pad_rows(rows: list[list[float]], width: int, prompts: list[list[int]]) -> torch.Tensor:
+    """Per-response values placed where the response sits in the [N, L-1] target layout (after its prompt)."""
+    out = torch.zeros((len(rows), width))
+    for i, (vals, p) in enumerate(zip(rows, prompts)):
+        out[i, len(p) - 1: len(p) - 1 + len(vals)] = torch.tensor(vals)
+    return out
