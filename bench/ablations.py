@@ -32,7 +32,7 @@ ARMS: dict[str, tuple[str, list[str]]] = {  # name -> (stage, --set overrides on
     "frozen_ref": ("rl", ["rl.frozen_reference=true"]),
     "no_penalties": ("rl", ["rl.penalty_overlong=false", "rl.penalty_repetition=false", "rl.penalty_garbage=false"]),
     "plain_rloo": ("rl", PLAIN_RLOO),
-    "lr1.5e-4": ("rl", ["rl.lr=1.5e-4"]),
+    "lr2e-4": ("rl", ["rl.lr=2e-4"]),
     "more_sft": ("sft", []),
 }
 
@@ -40,6 +40,7 @@ ARMS: dict[str, tuple[str, list[str]]] = {  # name -> (stage, --set overrides on
 def arm_overrides(name: str, minutes: float, work: Path, repo: Path) -> tuple[str, list[str]]:
     stage, sets = ARMS[name]
     arm_dir = work / name
+    arm_dir.mkdir(parents=True, exist_ok=True)
     sets = [*sets, f"paths.models_dir={arm_dir / 'models'}", f"paths.metrics_dir={arm_dir / 'metrics'}",
             f"paths.reports_dir={arm_dir / 'reports'}", "tracking.enabled=false"]
     if stage == "rl":
@@ -73,24 +74,53 @@ def run_arm(name: str, minutes: float, work: Path, repo: Path) -> dict:
     }
 
 
+def markdown(report: dict) -> str:
+    """The table for docs/ablations.md."""
+    head = "| arm | overrides | steps | train min | greedy | Δ greedy | pass@1 T=1 | Δ pass@1 |\n|---|---|---|---|---|---|---|---|"
+    lines = [head]
+    starts = [r for r in report["rows"] if r["start_greedy"] is not None]  # every arm starts from the same SFT model
+    for r in report["rows"]:
+        sg = r["start_greedy"] if r["start_greedy"] is not None else (starts[0]["start_greedy"] if starts else None)
+        sp = r["start_pass1_t1"] if r["start_pass1_t1"] is not None else (starts[0]["start_pass1_t1"] if starts else None)
+        dg = f"{100 * (r['greedy'] - sg):+.1f}" if sg is not None else "—"
+        dp = f"{100 * (r['pass1_t1'] - sp):+.1f}" if sp is not None else "—"
+        sets = ", ".join(f"`{o}`" for o in r["overrides"]) or ("(defaults)" if r["stage"] == "rl" else "`t1 sft` from the SFT model, lr 3e-4")
+        lines.append(f"| {r['arm']} | {sets} | {r['steps']} | {r['train_minutes']:.2f} | {100 * r['greedy']:.1f} % | {dg} "
+                     f"| {100 * r['pass1_t1']:.1f} % | {dp} |")
+    return "\n".join(lines)
+
+
+def _earlier_rows(out: Path, minutes: float, arms: list[str]) -> list[dict]:
+    """Rows of a previous run with the same budget for the arms not rerun now."""
+    if not out.is_file():
+        return []
+    old = json.loads(out.read_text())
+    return [r for r in old["rows"] if r["arm"] not in arms] if old.get("minutes_per_arm") == minutes else []
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=4.0, help="training budget per arm")
     ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     ap.add_argument("--work", type=Path, default=Path(".cache/ablations"))
     ap.add_argument("--out", type=Path, default=Path("bench/results/ablations.json"))
+    ap.add_argument("--markdown", action="store_true", help="only print the table of an existing --out file")
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.out.read_text())))
+        return
     repo = Path.cwd()
     if not (repo / "models" / "sft" / "final" / "config.json").is_file():
         raise SystemExit("models/sft/final is missing: run `dvc repro sft` (or `make run`) first")
-    rows = []
+    rows = _earlier_rows(args.out, args.minutes, args.arms)  # rerunning some arms keeps the others
     for name in args.arms:
         print(f"arm {name} ...", file=sys.stderr, flush=True)
         rows.append(run_arm(name, args.minutes, args.work.resolve(), repo))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        rows.sort(key=lambda r: list(ARMS).index(r["arm"]))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"minutes_per_arm": args.minutes, "rows": rows}, indent=2) + "\n")
-    print(json.dumps({"minutes_per_arm": args.minutes, "rows": rows}, indent=2))
+    print(markdown({"rows": rows}))
 
 
 if __name__ == "__main__":

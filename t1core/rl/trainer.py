@@ -180,7 +180,7 @@ class RLTrainer:
         adv = obj.rloo_advantages(obj.shaped_returns(score, seq_kl, cfg.kl_coef)).view(-1)  # [B*K]
         t1 = time.monotonic()
         loss = entropy = 0.0
-        for u in range(cfg.updates_per_batch):
+        for _ in range(cfg.updates_per_batch):
             old = sampler_lp if cfg.updates_per_batch > 1 else None
             loss, entropy = self._policy_step(batch, adv, old)
         return {
