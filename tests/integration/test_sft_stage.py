@@ -14,7 +14,7 @@ TINY = [
     "--set", "data.procedural.levels=[1]",
     "--set", "model.hidden_size=32", "--set", "model.intermediate_size=64", "--set", "model.num_layers=1",
     "--set", "model.num_heads=2", "--set", "model.vocab_size=300",
-    "--set", "sft.epochs=2", "--set", "sft.batch_tokens=2048", "--set", "sft.lr=3e-3", "--set", "sft.max_minutes=null",
+    "--set", "sft.epochs=5", "--set", "sft.batch_tokens=2048", "--set", "sft.lr=3e-3", "--set", "sft.max_minutes=null",
     "--set", "sft.eval_every_minutes=null", "--set", "sft.checkpoint_every=3",
     "--set", "eval.max_new_tokens=48", "--set", "eval.budgets=[16,48]",
     "--set", "rl.rounds=2", "--set", "rl.steps_per_round=1", "--set", "rl.prompts_per_step=2", "--set", "rl.k=3",
@@ -40,7 +40,7 @@ def test_stage_chain_writes_model_and_metrics(project):
     m = json.loads((project / "metrics/sft.json").read_text())
     for key in ("heldout_accuracy_greedy", "heldout_pass1_t1", "heldout_n", "self_corrected_rate", "steps", "train_minutes"):
         assert key in m
-    assert m["heldout_n"] == 10 and 0.0 <= m["heldout_accuracy_greedy"] <= 1.0
+    assert m["heldout_n"] == 2 * 1 * 2 and 0.0 <= m["heldout_accuracy_greedy"] <= 1.0
     final = project / "models/sft/final"
     assert (final / "model.safetensors").is_file() and (final / "tokenizer.json").is_file()
     ckpts = sorted(p.name for p in (project / "models/sft/checkpoints").iterdir())
@@ -52,7 +52,7 @@ def test_stage_chain_writes_model_and_metrics(project):
     mlflow.set_tracking_uri("sqlite:///mlruns.db")
     runs = mlflow.search_runs(experiment_names=["t1"])
     assert list(runs["tags.mlflow.runName"]) == ["sft"] and runs["status"][0] == "FINISHED"
-    assert runs["params.sft.epochs"][0] == "2.0" and runs["metrics.heldout_n"][0] == 10
+    assert runs["params.sft.epochs"][0] == "5.0" and runs["metrics.heldout_n"][0] == 4
     client = mlflow.tracking.MlflowClient()
     assert client.get_metric_history(runs["run_id"][0], "train_loss")
     assert [a.path for a in client.list_artifacts(runs["run_id"][0])] == ["sft_curve.json"]
