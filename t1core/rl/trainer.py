@@ -38,6 +38,7 @@ from t1core.rl.penalties import KINDS, flags
 from t1core.rollout import RolloutEngine
 
 MAX_REFILLS = 2  # extra sampling passes to replace dropped uniform groups
+UPDATE_KEYS = ("loss", "entropy", "kl", "adv_mean", "adv_std", "adv_abs_max", "ref_s", "update_s", "train_tokens")
 
 
 @dataclass
@@ -108,7 +109,7 @@ class RLTrainer:
         t0 = time.monotonic()
         groups, sampled, stats = self._collect()
         t1 = time.monotonic()
-        update = self._update(groups) if groups else {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "ref_s": 0.0, "update_s": 0.0}
+        update = self._update(groups) if groups else dict.fromkeys(UPDATE_KEYS, 0.0)  # every step logs the same keys
         if not self.cfg.frozen_reference and (self.state.step + 1) % self.cfg.ref_update_every == 0:
             obj.ema_update_(self.reference, self.engine.module, self.cfg.ema_rate)
         return self._step_metrics(sampled, groups, stats, update, t1 - t0, time.monotonic() - t0)
@@ -218,7 +219,7 @@ class RLTrainer:
         n = max(1, sum(len(g.score) for g in sampled))
         every = [f for g in sampled for f in g.flags]
         lengths = [len(t) for g in sampled for t in g.tokens]
-        train_s = update.get("ref_s", 0.0) + update.get("update_s", 0.0)
+        train_s = update["ref_s"] + update["update_s"]
         metrics = {
             "accuracy": sum(r for g in sampled for r in g.reward) / n,
             "reward_mean": sum(s for g in sampled for s in g.score) / n,
@@ -227,7 +228,7 @@ class RLTrainer:
             "groups_used": float(len(used)),
             "response_len": sum(lengths) / max(1, len(lengths)),
             "rollout_tokens_per_s": stats["rollout_tokens"] / max(1e-9, stats["rollout_s"]),
-            "train_tokens_per_s": update.get("train_tokens", 0.0) / max(1e-9, train_s),
+            "train_tokens_per_s": update["train_tokens"] / max(1e-9, train_s),
             "rollout_s": stats["rollout_s"], "grade_s": stats["grade_s"], "step_s": step_s,
             **{k: float(v) for k, v in update.items() if k != "train_tokens"},
         }

@@ -12,7 +12,7 @@ import torch
 
 from t1core.config import Params
 from t1core.data.jsonl import model_parser, read_jsonl, write_json
-from t1core.data.records import Problem
+from t1core.data.records import DataError, Problem
 from t1core.eval.accuracy import GREEDY_KEY, SAMPLED_KEY
 from t1core.eval.heldout import heldout_evaluator
 from t1core.grading import Grader
@@ -34,7 +34,7 @@ def run(params: Params) -> dict:
     heldout = list(read_jsonl(Path(paths.curated_dir) / "heldout.jsonl", model_parser(Problem)))
     start_dir = Path(paths.models_dir) / "sft" / "final"
     if not (start_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{start_dir}: no SFT model to start RL from (run `t1 sft` first)")
+        raise DataError(str(start_dir / "config.json"), 0, None, "no SFT model to start RL from (run `t1 sft` first)")
     _, world = init_distributed(params.deepspeed.backend)
     if world > 1:
         raise ValueError(f"the rl stage runs in one process for now (WORLD_SIZE={world}); multi-GPU rollouts come with vLLM (issue #7)")
@@ -45,9 +45,10 @@ def run(params: Params) -> dict:
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.95))
     engine = make_engine(policy, optimizer, None, params.deepspeed, cfg.grad_clip, params.model.dtype)
     with StageRun(params, "rl") as tracking, Grader.from_config(params.grading) as grader:
-        evaluate = heldout_evaluator(params, tokenizer, heldout, grader, cfg.eval_limit)
+        rollout = make_rollout_engine(cfg.rollout_engine, tokenizer)
+        evaluate = heldout_evaluator(params, tokenizer, rollout, heldout, grader, cfg.eval_limit)
         trainer = RLTrainer(
-            engine, reference, tokenizer, prompts, cfg, grader, make_rollout_engine(cfg.rollout_engine, tokenizer),
+            engine, reference, tokenizer, prompts, cfg, grader, rollout,
             params.seed, out_dir / "checkpoints", evaluate=evaluate,
             on_step=lambda step, m: tracking.log_metrics(m, step),
         )
@@ -70,7 +71,7 @@ def _metrics(params: Params, state: RLState, start: dict, final: dict, n_prompts
     last = state.history[-SUMMARY_LAST:]
     summary = {k: round(sum(h[k] for h in last) / len(last), 4) for k in last[0]} if last else {}
     return {
-        **{k: v for k, v in final.items()},
+        **final,
         "start": {k: start[k] for k in (GREEDY_KEY, SAMPLED_KEY, "by_family_greedy")},
         "delta_greedy": round(final[GREEDY_KEY] - start[GREEDY_KEY], 4),
         "delta_pass1_t1": round(final[SAMPLED_KEY] - start[SAMPLED_KEY], 4),

@@ -15,6 +15,7 @@ from t1core.grading import Grader
 from t1core.models.engine import init_distributed, make_engine
 from t1core.models.factory import build_tiny, load_pretrained, n_params, save_pretrained
 from t1core.models.tokenizer import train_tokenizer
+from t1core.rollout import make_rollout_engine
 from t1core.sft.data import encode_traces
 from t1core.sft.schedule import warmup_cosine
 from t1core.models.checkpoint import latest_checkpoint
@@ -37,7 +38,9 @@ def run(params: Params) -> dict:
         raise ValueError(f"no SFT examples fit model.max_seq_len={params.model.max_seq_len} ({too_long} too long)")
     trainer = _trainer(params, model, tokenizer, examples, out_dir, world)
     with StageRun(params, "sft", enabled=rank == 0) as tracking, Grader.from_config(params.grading) as grader:
-        trainer.evaluate = heldout_evaluator(params, tokenizer, heldout, grader, params.sft.eval_limit)
+        trainer.evaluate = heldout_evaluator(
+            params, tokenizer, make_rollout_engine(params.rl.rollout_engine, tokenizer), heldout, grader, params.sft.eval_limit
+        )
         trainer.on_step = lambda step, m: tracking.log_metrics(m, step) if step % 5 == 0 else None
         if resume_from is not None:
             trainer.resume(resume_from)

@@ -90,3 +90,5 @@ def test_missing_or_bad_stage_inputs_name_file_line_field(project):
     assert res.exit_code == 2 and "data/curated/sft.jsonl:2: field 'level'" in res.output
     res = CliRunner().invoke(app, [*TINY, "sft"])
     assert res.exit_code == 2 and "data/synth/sft.jsonl:0: file not found" in res.output
+    res = CliRunner().invoke(app, [*TINY, "rl"])
+    assert res.exit_code == 2 and "models/sft/final/config.json:0: no SFT model to start RL from" in res.output
