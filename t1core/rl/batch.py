@@ -61,3 +61,17 @@ def pad_sequences(prompts: list[list[int]], responses: list[list[int]], pad_id: 
         attn[i, : len(p) + len(r)] = 1
         resp[i, len(p): len(p) + len(r)] = 1.0
     return {"input_ids": ids, "attention_mask": attn, "targets": ids[:, 1:], "response_mask": resp[:, 1:]}
+
+
+def response_values(values: list[list[float]], prompts: list[list[int]], width: int) -> torch.Tensor:
+    """Per-response-token values placed like pad_sequences' targets: [N, width], response i at len(prompt)-1 on."""
+    out = torch.zeros((len(values), width))
+    for i, (vals, p) in enumerate(zip(values, prompts)):
+        out[i, len(p) - 1: len(p) - 1 + len(vals)] = torch.tensor(vals)
+    return out
+
+
+def chunk_rows(batch: dict[str, torch.Tensor], max_tokens: int) -> list[torch.Tensor]:
+    """Row-index micro-batches of a padded batch (see micro_batches)."""
+    lengths = batch["attention_mask"].sum(dim=1).tolist()
+    return [torch.tensor(c) for c in micro_batches(lengths, max_tokens)]

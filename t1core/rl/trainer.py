@@ -33,7 +33,7 @@ from t1core.grading import Grader
 from t1core.models.chat import prompt_text
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
 from t1core.rl import objectives as obj
-from t1core.rl.batch import Group, micro_batches, pad_sequences, split_groups
+from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups
 from t1core.rl.penalties import KINDS, flags
 from t1core.rollout import RolloutEngine
 
@@ -172,7 +172,7 @@ class RLTrainer:
         prompts = [g.prompt_ids for g in groups for _ in g.tokens]
         responses = [t for g in groups for t in g.tokens]
         batch = pad_sequences(prompts, responses, self.tokenizer.pad_token_id)
-        sampler_lp = _pad_rows([lp for g in groups for lp in g.logprobs], batch["targets"].shape[1], prompts)
+        sampler_lp = response_values([lp for g in groups for lp in g.logprobs], prompts, batch["targets"].shape[1])
         mask = batch["response_mask"]
         t0 = time.monotonic()
         ref_lp = recompute_logprobs(self.reference, batch, cfg.temperature, self.micro_batch_tokens)
@@ -194,7 +194,7 @@ class RLTrainer:
         """One optimizer step over micro-batches; the loss is a token-mean over the whole batch."""
         cfg, engine, mask = self.cfg, self.engine, batch["response_mask"]
         total = float(mask.sum().clamp_min(1))
-        chunks = self._chunks(batch)
+        chunks = chunk_rows(batch, self.micro_batch_tokens)
         loss_sum = ent_sum = 0.0
         for i, rows in enumerate(chunks):
             engine.set_gradient_accumulation_boundary(i == len(chunks) - 1)
@@ -210,9 +210,6 @@ class RLTrainer:
             ent_sum += share * float(ent_mean.detach())
         engine.step()
         return loss_sum, ent_sum
-
-    def _chunks(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-        return chunk_rows(batch, self.micro_batch_tokens)
 
     # ------------------------------------------------------------ metrics
     def _step_metrics(self, sampled: list[Group], used: list[Group], stats: dict, update: dict, collect_s: float, step_s: float) -> dict[str, float]:
@@ -245,11 +242,6 @@ class RLTrainer:
         self.reference.load_state_dict(saved.state_dict())
 
 
-def chunk_rows(batch: dict[str, torch.Tensor], max_tokens: int) -> list[torch.Tensor]:
-    lengths = batch["attention_mask"].sum(dim=1).tolist()
-    return [torch.tensor(c) for c in micro_batches(lengths, max_tokens)]
-
-
 @torch.no_grad()
 def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:
     """Per-token log-probs [N, L-1] of a padded batch's targets under `model` at `temperature`."""
@@ -257,12 +249,4 @@ def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: 
     for rows in chunk_rows(batch, max_tokens):
         logits = model(input_ids=batch["input_ids"][rows], attention_mask=batch["attention_mask"][rows]).logits
         out[rows] = obj.token_logprobs(logits[:, :-1], batch["targets"][rows], temperature)
-    return out
-
-
-def _pad_rows(rows: list[list[float]], width: int, prompts: list[list[int]]) -> torch.Tensor:
-    """Per-response values placed where the response sits in the [N, L-1] target layout (after its prompt)."""
-    out = torch.zeros((len(rows), width))
-    for i, (vals, p) in enumerate(zip(rows, prompts)):
-        out[i, len(p) - 1: len(p) - 1 + len(vals)] = torch.tensor(vals)
     return out
