@@ -75,3 +75,10 @@ def chunk_rows(batch: dict[str, torch.Tensor], max_tokens: int) -> list[torch.Te
     """Row-index micro-batches of a padded batch (see micro_batches)."""
     lengths = batch["attention_mask"].sum(dim=1).tolist()
     return [torch.tensor(c) for c in micro_batches(lengths, max_tokens)]
+
+
+def take_rows(batch: dict[str, torch.Tensor], rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Rows of a right-padded batch cut to their own longest row: a micro-batch of short rows
+    does not pay for the batch's longest one. targets/response_mask keep one column fewer."""
+    width = int(batch["attention_mask"][rows].sum(dim=1).max())
+    return {k: v[rows, : width - (k in ("targets", "response_mask"))] for k, v in batch.items()}

@@ -33,7 +33,7 @@ from t1core.grading import Grader
 from t1core.models.chat import prompt_text
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
 from t1core.rl import objectives as obj
-from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups
+from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups, take_rows
 from t1core.rl.penalties import KINDS, flags
 from t1core.rollout import RolloutEngine
 
@@ -198,11 +198,12 @@ class RLTrainer:
         loss_sum = ent_sum = 0.0
         for i, rows in enumerate(chunks):
             engine.set_gradient_accumulation_boundary(i == len(chunks) - 1)
-            logits = engine(input_ids=batch["input_ids"][rows], attention_mask=batch["attention_mask"][rows]).logits[:, :-1]
-            m = mask[rows]
-            logp, ent = obj.logprobs_and_entropy(logits, batch["targets"][rows], cfg.temperature)
+            mb = take_rows(batch, rows)
+            logits = engine(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits[:, :-1]
+            m, width = mb["response_mask"], mb["targets"].shape[1]
+            logp, ent = obj.logprobs_and_entropy(logits, mb["targets"], cfg.temperature)
             share = float(m.sum()) / total  # token-mean over the whole batch, not per micro-batch
-            pg = obj.policy_loss(logp, adv[rows], m, None if old_lp is None else old_lp[rows], cfg.clip_ratio)
+            pg = obj.policy_loss(logp, adv[rows], m, None if old_lp is None else old_lp[rows, :width], cfg.clip_ratio)
             ent_mean = obj.masked_mean(ent, m)
             loss = share * (pg - cfg.entropy_coef * ent_mean)
             engine.backward(loss)
@@ -247,6 +248,7 @@ def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: 
     """Per-token log-probs [N, L-1] of a padded batch's targets under `model` at `temperature`."""
     out = torch.zeros(batch["targets"].shape)
     for rows in chunk_rows(batch, max_tokens):
-        logits = model(input_ids=batch["input_ids"][rows], attention_mask=batch["attention_mask"][rows]).logits
-        out[rows] = obj.token_logprobs(logits[:, :-1], batch["targets"][rows], temperature)
+        mb = take_rows(batch, rows)
+        logits = model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits
+        out[rows, : mb["targets"].shape[1]] = obj.token_logprobs(logits[:, :-1], mb["targets"], temperature)
     return out

@@ -238,13 +238,22 @@ def poly_at(coeffs: list[int], k: int) -> str:
     return out
 
 
-def _poly_terms(coeffs: list[int], k: int, wrong: bool) -> tuple[str, int]:
+def _poly_terms(coeffs: list[int], k: int, wrong: bool) -> str:
+    """The terms at k, then their sum two terms at a time ('-8-4+20+6 = -12+20+6 = 8+6 = 14')."""
     deg = len(coeffs) - 1
     terms = [c * k ** (deg - i) for i, c in enumerate(coeffs)]
     if wrong:  # mis-evaluate the constant term so the sum looks like 0
         terms[-1] -= sum(terms)
-    shown = "".join(_signed(t) if j else str(t) for j, t in enumerate(t for t in terms if t))
-    return shown or "0", sum(terms)
+    terms = [t for t in terms if t] or [0]
+    shown = [_terms(terms)]
+    while len(terms) > 1:
+        terms = [terms[0] + terms[1], *terms[2:]]
+        shown.append(_terms(terms))
+    return " = ".join(shown)
+
+
+def _terms(terms: list[int]) -> str:
+    return str(terms[0]) + "".join(_signed(t) for t in terms[1:])
 
 
 def root_candidates(coeffs: list[int]) -> list[int]:
@@ -262,8 +271,7 @@ def build_root(p: Problem, rng: random.Random, slip: bool) -> Built:
     fake = rng.choice(cands[:-1]) if slip and len(cands) > 1 else None
     lines = [f"Integer roots divide {coeffs[-1]}. Try the divisors."]
     for k in cands:
-        shown, value = _poly_terms(coeffs, k, k == fake)
-        lines.append(f"x={k}: {shown} = {value}")
+        lines.append(f"x={k}: {_poly_terms(coeffs, k, k == fake)}")
         if k == fake:
             true_v = sum(c * k ** (len(coeffs) - 1 - i) for i, c in enumerate(coeffs))
             lines += [f"Check: {poly_at(coeffs, k)} = {true_v} != 0",
@@ -273,6 +281,18 @@ def build_root(p: Problem, rng: random.Random, slip: bool) -> Built:
 
 
 # ---------------------------------------------------------------- factor
+def long_division(n: int, q: int) -> tuple[str, int, int]:
+    """'24=3*8, 8=3*2+2, 23=3*7+2' for 2483 / 3 -> (work, 827, 2): one quotient digit per step, left to right."""
+    steps, quo, rem = [], 0, 0
+    for ch in str(n):
+        cur = rem * 10 + int(ch)
+        digit, rem = divmod(cur, q)
+        quo = quo * 10 + digit
+        if quo:  # leading prefixes smaller than q are carried, not written
+            steps.append(f"{cur}={q}*{digit}" + (f"+{rem}" if rem else ""))
+    return ", ".join(steps), quo, rem
+
+
 def build_factor(p: Problem, rng: random.Random, slip: bool) -> Built:
     n = p.meta["n"]
     spf = smallest_prime_factor(n)
@@ -280,14 +300,15 @@ def build_factor(p: Problem, rng: random.Random, slip: bool) -> Built:
     fake = rng.choice(primes[:-1]) if slip and len(primes) > 1 else None
     lines = [f"{n} is odd, so try odd primes."]
     for q in primes:
-        quo, rem = divmod(n, q)
-        if q == fake:
-            lines += [f"{q}: {n} = {q}*{quo}", f"Check: {q}*{quo} = {q * quo} != {n}",
+        work, quo, rem = long_division(n, q)
+        if q == fake:  # the slip: the last remainder is dropped
+            work = work.rsplit("+", 1)[0]
+            lines += [f"{q}: {work}, so {n}={q}*{quo}", f"Check: {q}*{quo} = {q * quo} != {n}",
                       f"Wait, {q} does not divide {n}: the remainder is {rem}. Continue."]
         elif rem:
-            lines.append(f"{q}: {n} = {q}*{quo}+{rem}")
+            lines.append(f"{q}: {work}, so {n}={q}*{quo}+{rem}")
         else:
-            lines += [f"{q}: {n} = {q}*{quo}", f"Check: {q}*{quo} = {n} ok"]
+            lines += [f"{q}: {work}, so {n}={q}*{quo}", f"Check: {q}*{quo} = {n} ok"]
     return _finish(lines, spf, f"{spf}*{n // spf} = {n}", 1 + (fake is not None), fake is not None)
 
 

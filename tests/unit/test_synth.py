@@ -9,7 +9,9 @@ from t1core.data.procedural import GENERATORS, generate
 from t1core.grading import Grader, extract_marked
 from t1core.synth.checks import CheckError, check_line_is_true, check_lines, evaluate
 from t1core.synth.produce import TraceError, synthesize, validate
-from t1core.synth.programmatic import BUILDERS, column_add, column_mul_digit, column_sub, poly_at, root_candidates
+from t1core.synth.programmatic import (
+    BUILDERS, _poly_terms, column_add, column_mul_digit, column_sub, long_division, poly_at, root_candidates,
+)
 from t1core.synth.schema import Trace
 
 
@@ -77,6 +79,16 @@ def test_root_helpers():
     assert evaluate(poly_at([1, -2, -5, 6], 3)) == 0
     assert root_candidates([1, 0, 0, -6]) == [1, -1, 2, -2, 3, -3, 6, -6]
     assert root_candidates([1, 2, 3, 0]) == [0]
+
+
+def test_stepwise_root_values_and_long_division():
+    # x^3-x^2-10x+6 at -2: terms -8, -4, 20, 6, summed two at a time
+    assert _poly_terms([1, -1, -10, 6], -2, wrong=False) == "-8-4+20+6 = -12+20+6 = 8+6 = 14"
+    assert _poly_terms([1, -1, -10, 6], -2, wrong=True).endswith("= 0")  # the slip: the constant term made to cancel
+    assert _poly_terms([1, 0, -3, 0], 0, wrong=False) == "0"
+    # 2483 = 3*827 + 2; 1157 = 13*89 (leading prefixes below 13 are carried, not written)
+    assert long_division(2483, 3) == ("24=3*8, 8=3*2+2, 23=3*7+2", 827, 2)
+    assert long_division(1157, 13) == ("115=13*8+11, 117=13*9", 89, 0)
 
 
 def test_validate_rejects_false_checks_and_wrong_answers(grader):
