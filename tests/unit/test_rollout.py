@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from t1core.rl.batch import pad_sequences
+from t1core.rl.batch import chunk_rows, pad_sequences, take_rows
 from t1core.rl.trainer import recompute_logprobs
 from t1core.rollout.cpu_sampler import CPUSampler
 from t1core.rollout.hf_engine import HFGenerateEngine
@@ -40,16 +40,27 @@ def test_hf_engine_speaks_the_same_protocol(model):
         assert a == pytest.approx(b, abs=1e-5)
 
 
-@pytest.mark.parametrize("temperature", [1.2, 0.7])
-def test_sampler_logprobs_match_the_trainers_recomputation(model, temperature):
+@pytest.mark.parametrize(("temperature", "max_tokens"), [(1.2, 4096), (0.7, 4096), (1.2, 64)])
+def test_sampler_logprobs_match_the_trainers_recomputation(model, temperature, max_tokens):
     prompts = PROMPTS * 8  # 32 rows: finished rows leave the batch and the cache is compacted along the way
     out = CPUSampler(EOS, PAD, batch_size=32).generate(model, prompts, 30, temperature=temperature, seed=3)
     assert any(out.finished) and not all(out.finished)
     batch = pad_sequences(prompts, out.tokens, PAD)
-    recomputed = recompute_logprobs(model, batch, temperature, max_tokens=4096)
+    recomputed = recompute_logprobs(model, batch, temperature, max_tokens)  # 64: many micro-batches of their own widths
     for i, (p, lps) in enumerate(zip(prompts, out.logprobs)):
         assert recomputed[i, len(p) - 1: len(p) - 1 + len(lps)].tolist() == pytest.approx(lps, abs=1e-5)
         assert batch["response_mask"][i].sum() == len(lps)
+
+
+def test_micro_batches_are_cut_to_their_own_longest_row():
+    batch = pad_sequences([[5, 6], [7], [8, 9, 10]], [[11, EOS], [12, 13, 14, 15, EOS], [16]], PAD)  # lengths 4, 6, 4
+    assert batch["input_ids"].shape == (3, 6)
+    short = torch.tensor([0, 2])
+    mb = take_rows(batch, short)
+    assert mb["input_ids"].tolist() == [[5, 6, 11, EOS], [8, 9, 10, 16]] and mb["attention_mask"].all()
+    assert mb["targets"].shape == mb["response_mask"].shape == (2, 3)
+    assert mb["response_mask"].tolist() == [[0, 1, 1], [0, 0, 1]]
+    assert [c.tolist() for c in chunk_rows(batch, 8)] == [[0, 2], [1]]
 
 
 def test_sampling_is_seeded_and_top_p_near_zero_is_greedy(model):
