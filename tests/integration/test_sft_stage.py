@@ -92,3 +92,23 @@ def test_missing_or_bad_stage_inputs_name_file_line_field(project):
     assert res.exit_code == 2 and "data/synth/sft.jsonl:0: file not found" in res.output
     res = CliRunner().invoke(app, [*TINY, "rl"])
     assert res.exit_code == 2 and "models/sft/final/config.json:0: no SFT model to start RL from" in res.output
+
+
+def test_two_process_torchrun_sft(project):
+    """`torchrun --nproc-per-node 2` runs the same SFT stage: two gloo ranks, one model, one metrics file."""
+    import os
+    import subprocess
+    import sys
+
+    _ok(["curate"])
+    _ok(["synthesize"])
+    from t1core.models.engine import _free_port
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
+           "-m", "t1core.cli", *TINY, "--set", "tracking.enabled=false", "sft"]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    res = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    m = json.loads((project / "metrics/sft.json").read_text())
+    assert m["world_size"] == 2 and m["steps"] > 0 and m["final_train_loss"] < 10
+    assert (project / "models/sft/final/model.safetensors").is_file()
