@@ -2,12 +2,8 @@
 
 from typing import Any
 
-from t1core.models.chat import prompt_text
+from t1core.models.chat import prompt_ids
 from t1core.rollout import RolloutEngine
-
-
-def encode_prompts(tokenizer: Any, problems: list[str]) -> list[list[int]]:
-    return [tokenizer(prompt_text(tokenizer, p), add_special_tokens=False)["input_ids"] for p in problems]
 
 
 def generate_responses(
@@ -17,6 +13,6 @@ def generate_responses(
     """One response per problem: greedy when temperature is None, else pure sampling at that temperature."""
     was_training = model.training
     model.eval()
-    out = engine.generate(model, encode_prompts(tokenizer, problems), max_new_tokens, temperature or 0.0, seed=seed)
+    out = engine.generate(model, [prompt_ids(tokenizer, p) for p in problems], max_new_tokens, temperature or 0.0, seed=seed)
     model.train(was_training)
     return tokenizer.batch_decode(out.tokens, skip_special_tokens=True)

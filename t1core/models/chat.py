@@ -26,8 +26,13 @@ def prompt_text(tokenizer: Any, problem: str) -> str:
     )
 
 
+def prompt_ids(tokenizer: Any, problem: str) -> list[int]:
+    """The generation prompt's token ids (SFT, RL rollouts and eval all start from these)."""
+    return tokenizer(prompt_text(tokenizer, problem), add_special_tokens=False)["input_ids"]
+
+
 def encode_example(tokenizer: Any, problem: str, response: str) -> tuple[list[int], list[int]]:
     """(input_ids, labels) for SFT: labels are -100 on the prompt, the response + EOS is learned."""
-    prompt_ids = tokenizer(prompt_text(tokenizer, problem), add_special_tokens=False)["input_ids"]
+    prompt = prompt_ids(tokenizer, problem)
     response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    return prompt_ids + response_ids, [-100] * len(prompt_ids) + response_ids
+    return prompt + response_ids, [-100] * len(prompt) + response_ids

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from t1core.config import RLConfig
 from t1core.data.records import Problem
 from t1core.grading import Grader
-from t1core.models.chat import prompt_text
+from t1core.models.chat import prompt_ids
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
 from t1core.rl import objectives as obj
 from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups, take_rows
@@ -64,7 +64,7 @@ class RLTrainer:
         self.grader, self.rollout, self.seed, self.ckpt_dir = grader, rollout, seed, Path(ckpt_dir)
         self.micro_batch_tokens, self.evaluate, self.on_step = micro_batch_tokens, evaluate, on_step
         self.prompts = prompts
-        self.prompt_ids = [tokenizer(prompt_text(tokenizer, p.problem), add_special_tokens=False)["input_ids"] for p in prompts]
+        self.prompt_ids = [prompt_ids(tokenizer, p.problem) for p in prompts]
         self.state = RLState()
         for p in self.reference.parameters():
             p.requires_grad_(False)

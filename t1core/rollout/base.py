@@ -8,6 +8,7 @@ divided by the temperature, before top-p truncation (the trainer recomputes the 
 quantity). Greedy decoding (temperature 0) reports the temperature-1 log-probs.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +23,15 @@ class Rollouts:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    @classmethod
+    def empty(cls, prompts: list[list[int]]) -> "Rollouts":
+        """One unfinished, empty row per prompt, for an engine to fill in."""
+        n = len(prompts)
+        return cls([list(p) for p in prompts], [[] for _ in range(n)], [[] for _ in range(n)], [False] * n)
+
+    def put(self, i: int, tokens: list[int], logprobs: list[float], finished: bool) -> None:
+        self.tokens[i], self.logprobs[i], self.finished[i] = tokens, logprobs, finished
+
 
 class RolloutEngine(Protocol):
     def generate(
@@ -30,6 +40,13 @@ class RolloutEngine(Protocol):
     ) -> Rollouts:
         """Sample one continuation per prompt (repeat a prompt K times for K samples)."""
         ...
+
+
+def length_batches(prompts: list[list[int]], batch_size: int) -> Iterator[list[int]]:
+    """Prompt indices in batches of up to batch_size, shortest first: similar lengths share a batch."""
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
 
 
 def sampling_temperature(temperature: float | None) -> float:

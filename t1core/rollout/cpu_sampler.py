@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from t1core.rollout.base import Rollouts, sampling_temperature
+from t1core.rollout.base import Rollouts, length_batches, sampling_temperature
 
 SUPPORTED = ("llama", "qwen2", "mistral")
 
@@ -104,16 +104,12 @@ class CPUSampler:
     ) -> Rollouts:
         weights = _Weights(model)
         gen = torch.Generator().manual_seed(seed)
-        tokens: list[list[int]] = [[] for _ in prompts]
-        logprobs: list[list[float]] = [[] for _ in prompts]
-        finished = [False] * len(prompts)
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths share a batch
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        out = Rollouts.empty(prompts)
+        for idx in length_batches(prompts, self.batch_size):
             run = _BatchRun(weights, [prompts[i] for i in idx], max_new_tokens, self.pad_id)
             for row, toks, lps, done in run.sample(self.eos_id, sampling_temperature(temperature), top_p, gen, self.compact_fraction):
-                tokens[idx[row]], logprobs[idx[row]], finished[idx[row]] = toks, lps, done
-        return Rollouts([list(p) for p in prompts], tokens, logprobs, finished)
+                out.put(idx[row], toks, lps, done)
+        return out
 
 
 class _BatchRun:

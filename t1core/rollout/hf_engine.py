@@ -4,7 +4,7 @@ from typing import Any
 
 import torch
 
-from t1core.rollout.base import Rollouts, sampling_temperature
+from t1core.rollout.base import Rollouts, length_batches, sampling_temperature
 
 
 class HFGenerateEngine:
@@ -19,12 +19,10 @@ class HFGenerateEngine:
         temperature: float, top_p: float = 1.0, seed: int = 0,
     ) -> Rollouts:
         temp = sampling_temperature(temperature)
-        out = Rollouts([list(p) for p in prompts], [[] for _ in prompts], [[] for _ in prompts], [False] * len(prompts))
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        out = Rollouts.empty(prompts)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start:start + self.batch_size]
+            for idx in length_batches(prompts, self.batch_size):
                 self._batch(model, [prompts[i] for i in idx], idx, max_new_tokens, temp, top_p, out)
         return out
 
@@ -43,4 +41,4 @@ class HFGenerateEngine:
         for row, i in enumerate(idx):
             toks = new[row].tolist()
             n = toks.index(self.eos_id) + 1 if self.eos_id in toks else len(toks)
-            out.tokens[i], out.logprobs[i], out.finished[i] = toks[:n], logp[row, :n].tolist(), self.eos_id in toks[:n]
+            out.put(i, toks[:n], logp[row, :n].tolist(), self.eos_id in toks[:n])

@@ -102,9 +102,9 @@ def test_two_process_torchrun_sft(project):
 
     _ok(["curate"])
     _ok(["synthesize"])
-    from t1core.models.engine import _free_port
+    from t1core.models.engine import free_port
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
            "-m", "t1core.cli", *TINY, "--set", "tracking.enabled=false", "sft"]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     res = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
