@@ -2,6 +2,7 @@
 
 Families (each with levels 1-4):
 - arith:  one operation on multi-digit numbers            "Compute 347*28."
+- mul:    multiplication only (arith's '*' operands)      "Compute 47*86."
 - chain:  chained sums and products, explicit parentheses "Compute ((12+7)*3)-15."
 - linear: one linear equation with an integer solution    "Solve for x: 7x-12=3x+8."
 - root:   the integer root of a cubic (search: test divisors of the constant term)
@@ -41,15 +42,24 @@ def _n_digits(rng: random.Random, digits: int) -> int:
     return rng.randint(10 ** (digits - 1), 10**digits - 1)
 
 
+_MUL_DIGITS = [(2, 1), (2, 2), (3, 2), (3, 3)]  # operand digits per level
+
+
 def gen_arith(rng: random.Random, level: int) -> Item:
     op = rng.choice("+-*")
     if op == "*":
-        da, db = [(2, 1), (2, 2), (3, 2), (3, 3)][level - 1]
+        da, db = _MUL_DIGITS[level - 1]
     else:
         da = db = level + 1
     a, b = _n_digits(rng, da), _n_digits(rng, db)
     value = {"+": a + b, "-": a - b, "*": a * b}[op]
     return Item(f"Compute {a}{op}{b}.", value, {"family": "arith", "a": a, "b": b, "op": op})
+
+
+def gen_mul(rng: random.Random, level: int) -> Item:
+    da, db = _MUL_DIGITS[level - 1]
+    a, b = _n_digits(rng, da), _n_digits(rng, db)
+    return Item(f"Compute {a}*{b}.", a * b, {"family": "mul", "a": a, "b": b, "op": "*"})
 
 
 def gen_chain(rng: random.Random, level: int) -> Item:
@@ -145,7 +155,7 @@ def _poly(coeffs: list[int]) -> str:
 
 
 GENERATORS: dict[str, Callable[[random.Random, int], Item]] = {
-    "arith": gen_arith, "chain": gen_chain, "linear": gen_linear, "root": gen_root, "factor": gen_factor,
+    "arith": gen_arith, "mul": gen_mul, "chain": gen_chain, "linear": gen_linear, "root": gen_root, "factor": gen_factor,
 }
 
 

@@ -313,5 +313,5 @@ def build_factor(p: Problem, rng: random.Random, slip: bool) -> Built:
 
 
 BUILDERS: dict[str, Callable[[Problem, random.Random, bool], Built]] = {
-    "arith": build_arith, "chain": build_chain, "linear": build_linear, "root": build_root, "factor": build_factor,
+    "arith": build_arith, "mul": build_arith, "chain": build_chain, "linear": build_linear, "root": build_root, "factor": build_factor,
 }
