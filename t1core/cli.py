@@ -17,9 +17,9 @@ from t1core.env import apply_defaults
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="T1: RL + inference scaling for LM reasoning.")
 
 PENDING = {  # stage -> issue that builds it
-    "eval": 5, "promote": 6,
+    "promote": 6,
 }
-PIPELINE = ("curate", "synthesize", "sft", "rl", "eval", "promote")
+PIPELINE = ("curate", "synthesize", "sft", "rl", "evaluate", "promote")
 
 
 @app.callback()
@@ -73,7 +73,38 @@ _stage_command("curate", "Load, filter, deduplicate, decontaminate and split the
 _stage_command("synthesize", "Synthesize trial-and-error + self-verification CoT traces.")
 _stage_command("sft", "Supervised fine-tuning on the synthesized traces (DeepSpeed).")
 _stage_command("rl", "T1 reinforcement learning rounds.")
-_stage_command("eval", "Evaluate checkpoints and inference-scaling curves.")
+
+
+@app.command(name="eval")
+def eval_command(
+    ctx: typer.Context,
+    model: Annotated[Optional[Path], typer.Option("--model", help="HF model dir; omit to run the evaluate stage")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="JSONL of problems with answers (default: held-out set)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto | problem | math | gsm8k | benchmark | omni | gpqa | numina")] = "auto",
+    problem_field: Annotated[Optional[str], typer.Option("--problem-field", help="field holding the problem")] = None,
+    answer_field: Annotated[Optional[str], typer.Option("--answer-field", help="field holding the gold answer")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", help="samples per problem (default eval.n_samples)")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="sampling temperature (default eval.temperature)")] = None,
+    budgets: Annotated[Optional[str], typer.Option("--budgets", help="token budgets, e.g. 64,128,256 (default eval.budgets)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="report directory (default reports/eval/adhoc/<model>)")] = None,
+) -> None:
+    """Evaluate checkpoints and inference-scaling curves (the stage), or one --model on any --data."""
+    if model is None:
+        _run_stage(ctx, "evaluate")
+        return
+    try:
+        params = _params(ctx)
+        cuts = [int(b) for b in budgets.split(",") if b.strip()] if budgets else None
+        metrics = _stage_module("evaluate").evaluate_file(
+            params, model, data or Path(params.paths.curated_dir) / "heldout.jsonl",
+            out or Path(params.paths.reports_dir) / "eval" / "adhoc" / model.name,
+            fmt, problem_field, answer_field, samples, temperature, cuts,
+        )
+    except (ConfigError, DataError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
+
+
 _stage_command("promote", "Promote a registered model to @champion through the gate.")
 
 

@@ -67,7 +67,7 @@ class SourceSpec(_Section):
 class ProceduralConfig(_Section):
     """The embedded task: procedurally generated math with exact integer answers."""
 
-    families: list[Literal["arith", "chain", "linear", "root", "factor"]] = Field(
+    families: list[Literal["arith", "mul", "chain", "linear", "root", "factor"]] = Field(
         default=list(PROCEDURAL_FAMILIES),
         description="task families; root and factor are search-style (a checked retry pays off)",
     )
@@ -211,6 +211,16 @@ class EvalConfig(_Section):
     n_samples: int = Field(4, ge=1, description="samples per problem for pass@1 / pass@k / maj@k")
     temperature: float = Field(1.0, gt=0, description="sampling temperature for heldout_pass1_t1")
     max_new_tokens: int = Field(256, ge=1, description="response budget for accuracy evaluation, tokens")
+    answer_cue: str = Field(
+        "\nSo the answer is \\boxed{",
+        description="appended when a budget cuts the thinking before an answer; the policy completes it",
+    )
+    forced_answer_tokens: int = Field(16, ge=1, description="tokens the policy may use to complete a forced answer")
+    rl_fractions: list[float] = Field(
+        default=[0.3, 0.6, 0.9, 1.0],
+        description="RL checkpoints the evaluate stage scores: the round nearest each fraction of the rounds run",
+    )
+    limit: int | None = Field(None, ge=1, description="evaluate the first N items only (None = all)")
 
 
 class Params(_Section):

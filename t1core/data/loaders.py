@@ -6,6 +6,8 @@ the publisher marks them: MATH/NuminaMath from the last \\boxed{} of the solutio
 GSM8K from `#### N`, benchmarks from their `answer` field.
 """
 
+import hashlib
+import random
 import re
 from collections.abc import Callable
 from typing import Any
@@ -86,10 +88,54 @@ def load_benchmark(row: dict[str, Any], line: int, source: str = "benchmark") ->
     )
 
 
+def load_omni(row: dict[str, Any], line: int, source: str = "omni") -> Problem:
+    """Omni-MATH: domain (list of 'A -> B -> C' paths) / difficulty (1-10) / problem / solution / answer / source."""
+    _fields(row, {"problem": str, "answer": (str, int, float)},
+            {"domain": list, "difficulty": (int, float), "solution": str, "source": str})
+    domains = row.get("domain") or []
+    difficulty = row.get("difficulty")
+    return Problem(
+        id=f"{source}:{line}", source=source, problem=row["problem"], answer=str(row["answer"]).strip(),
+        solution=row.get("solution"), subject=str(domains[0]).split("->")[1].strip() if domains and "->" in str(domains[0]) else None,
+        level=round(difficulty) if difficulty is not None else None,
+        meta={"difficulty": difficulty, "origin": row.get("source")},
+    )
+
+
+GPQA_FIELDS = ("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
+LETTERS = "ABCD"
+
+
+def load_gpqa(row: dict[str, Any], line: int, source: str = "gpqa") -> Problem:
+    """GPQA (the published CSV's columns as JSON): the question with its four options shuffled.
+
+    The order is a hash of the record id (or the question), so it is the same on every
+    run and machine; the gold answer is the letter the correct option landed on. The
+    published file has ~40 more columns (explanations, annotator data): they are ignored.
+    """
+    for name in GPQA_FIELDS:
+        if name not in row:
+            raise RowError(name, "missing field")
+        _typed(row, name, str)
+    key = str(row.get("Record ID") or row["Question"])
+    options = [row[f].strip() for f in GPQA_FIELDS[1:]]
+    order = list(range(4))
+    random.Random(hashlib.sha256(key.encode()).digest()).shuffle(order)
+    shown = [options[i] for i in order]
+    letter = LETTERS[order.index(0)]
+    text = row["Question"].strip() + "\n\n" + "\n".join(f"({c}) {o}" for c, o in zip(LETTERS, shown))
+    text += "\n\nAnswer with the letter of the correct option."
+    return Problem(
+        id=f"{source}:{key}", source=source, problem=text, answer=letter,
+        subject=row.get("Subdomain") or row.get("High-level domain"), meta={"options": shown},
+    )
+
+
 def strip_benchmark_suffix(problem: str) -> str:
     return BENCHMARK_SUFFIX_RE.sub("", problem).strip()
 
 
 LOADERS: dict[str, Callable[..., Problem]] = {
     "math": load_math, "numina": load_numina, "gsm8k": load_gsm8k, "benchmark": load_benchmark,
+    "omni": load_omni, "gpqa": load_gpqa,
 }

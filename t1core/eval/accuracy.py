@@ -19,13 +19,21 @@ def accuracy(
     responses = generate_responses(model, tokenizer, engine, [p.problem for p in problems], max_new_tokens, temperature, seed=seed)
     grades = [grader(r, p.answer or "") for r, p in zip(responses, problems)]
     n = max(1, len(problems))
-    waited = [("Wait" in r, g.correct) for r, g in zip(responses, grades)]
     return {
         "accuracy": sum(g.correct for g in grades) / n,
         "n": len(problems),
-        "wait_rate": sum(w for w, _ in waited) / n,
-        "self_corrected_rate": sum(w and c for w, c in waited) / n,
+        **reflection_rates(responses, [g.correct for g in grades]),
         "mean_response_chars": sum(len(r) for r in responses) / n,
         "responses": responses,
         "grades": grades,
+    }
+
+
+def reflection_rates(responses: list[str], correct: list[bool]) -> dict[str, float]:
+    """How often a response says 'Wait' (re-checks), and how often it does so and still ends right."""
+    n = max(1, len(responses))
+    waited = ["Wait" in r for r in responses]
+    return {
+        "wait_rate": sum(waited) / n,
+        "self_corrected_rate": sum(w and c for w, c in zip(waited, correct)) / n,
     }

@@ -74,8 +74,8 @@ def test_bad_params_fail_before_any_compute(project):
 
 
 def test_pending_stage_says_so(project):
-    res = CliRunner().invoke(app, ["eval"])
-    assert res.exit_code == 3 and "not implemented yet (tracked in issue #5)" in res.output
+    res = CliRunner().invoke(app, ["promote"])
+    assert res.exit_code == 3 and "not implemented yet (tracked in issue #6)" in res.output
 
 
 def test_real_math_and_gsm8k_bars(project, shared_data):

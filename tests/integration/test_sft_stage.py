@@ -1,4 +1,4 @@
-"""curate -> synthesize -> sft -> rl through the CLI on a tiny config: files, metrics keys, MLflow, resume."""
+"""curate -> synthesize -> sft -> rl -> eval through the CLI on a tiny config: files, metrics keys, MLflow, resume."""
 
 import json
 
@@ -19,6 +19,7 @@ TINY = [
     "--set", "eval.max_new_tokens=48", "--set", "eval.budgets=[16,48]",
     "--set", "rl.rounds=2", "--set", "rl.steps_per_round=1", "--set", "rl.prompts_per_step=2", "--set", "rl.k=3",
     "--set", "rl.max_new_tokens=24", "--set", "rl.eval_limit=4", "--set", "rl.drop_uniform_groups=false",
+    "--set", "eval.n_samples=2", "--set", "eval.forced_answer_tokens=4",
 ]
 
 
@@ -76,6 +77,33 @@ def test_stage_chain_writes_model_and_metrics(project):
     assert len(client.get_metric_history(rl_run["run_id"][0], "reward_mean")) == 2
     _ok(["rl"])  # resumes after the last complete round: nothing left to do
     assert json.loads((project / "metrics/rl.json").read_text())["steps"] == 2
+
+    _ok(["eval"])  # the evaluate stage: SFT + the RL rounds nearest 30/60/90/100 % (of 2: rounds 1 and 2)
+    e = json.loads((project / "metrics/eval.json").read_text())
+    assert sorted(e["checkpoints"]) == ["rl_100pct", "rl_50pct", "sft"]
+    assert [e["checkpoints"][n].get("round") for n in ("rl_50pct", "rl_100pct")] == [1, 2]
+    sft_eval = e["checkpoints"]["sft"]
+    assert sft_eval["greedy_accuracy"] == m["heldout_accuracy_greedy"]  # same greedy generation as the SFT stage
+    assert set(sft_eval) >= {"pass@1", "pass@2", "maj@2", "budget_accuracy", "wait_rate", "greedy_mean_tokens"}
+    assert list(sft_eval["budget_accuracy"]) == ["16", "48"] and "gain_above_sft_length" in e
+    items = (project / "reports/eval/rl_100pct/items.jsonl").read_text().splitlines()
+    assert len(items) == 4 and len(json.loads(items[0])["samples"]) == 2
+    assert (project / "reports/scaling.png").is_file() and sorted(p.name for p in (project / "reports/scaling").iterdir()) == [
+        "rl_100pct.json", "rl_50pct.json", "sft.json"]
+    ev_runs = mlflow.search_runs(experiment_names=["t1"], filter_string="tags.`t1.stage` LIKE 'evaluate%'")
+    assert sorted(ev_runs["tags.mlflow.runName"]) == ["evaluate", "evaluate:rl_100pct", "evaluate:rl_50pct", "evaluate:sft"]
+
+    # any model on any JSONL, with explicit fields and budgets
+    data = project / "custom.jsonl"
+    data.write_text('{"q": "Compute 2+3.", "gold": 5}\n{"q": "Compute 4+4.", "gold": "8"}\n')
+    res = _ok(["eval", "--model", "models/rl/final", "--data", str(data), "--problem-field", "q", "--answer-field", "gold",
+               "--samples", "3", "--temperature", "0.7", "--budgets", "8,16", "--out", "adhoc"])
+    report = json.loads((project / "adhoc/report.json").read_text())
+    assert report["n"] == 2 and report["sampled"]["n_samples"] == 3 and report["sampled"]["temperature"] == 0.7
+    assert [r["budget"] for r in report["budgets"]] == [8, 16] and report["format"] == "mapped"
+    assert '"pass@3"' in res.output
+    bad = CliRunner().invoke(app, [*TINY, "eval", "--model", "models/rl/final", "--data", str(data)])
+    assert bad.exit_code == 2 and "unknown format" in bad.output and "['gold', 'q']" in bad.output
 
 
 def test_missing_or_bad_stage_inputs_name_file_line_field(project):
