@@ -94,7 +94,7 @@ def eval_command(
         return
     try:
         params = _params(ctx)
-        cuts = [int(b) for b in budgets.split(",") if b.strip()] if budgets else None
+        cuts = _int_list(budgets, "--budgets") if budgets else None
         metrics = _stage_module("evaluate").evaluate_file(
             params, model, data or Path(params.paths.curated_dir) / "heldout.jsonl",
             out or Path(params.paths.reports_dir) / "eval" / "adhoc" / model.name,
@@ -106,6 +106,13 @@ def eval_command(
 
 
 _stage_command("promote", "Promote a registered model to @champion through the gate.")
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        return [int(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise ValueError(f"{flag}: expected comma-separated integers, got {text!r}") from None
 
 
 @app.command()

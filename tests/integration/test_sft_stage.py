@@ -104,6 +104,11 @@ def test_stage_chain_writes_model_and_metrics(project):
     assert '"pass@3"' in res.output
     bad = CliRunner().invoke(app, [*TINY, "eval", "--model", "models/rl/final", "--data", str(data)])
     assert bad.exit_code == 2 and "unknown format" in bad.output and "['gold', 'q']" in bad.output
+    fields = ["--problem-field", "q", "--answer-field", "gold"]
+    bad = CliRunner().invoke(app, [*TINY, "eval", "--model", "models/rl/final", "--data", str(data), *fields, "--budgets", "8,x"])
+    assert bad.exit_code == 2 and "--budgets: expected comma-separated integers, got '8,x'" in bad.output
+    bad = CliRunner().invoke(app, [*TINY, "eval", "--model", "models/rl/final", "--data", str(data), *fields, "--budgets", "99"])
+    assert bad.exit_code == 2 and "99 must be in 1..eval.max_new_tokens (48)" in bad.output
 
 
 def test_missing_or_bad_stage_inputs_name_file_line_field(project):
