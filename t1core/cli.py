@@ -86,7 +86,7 @@ def eval_command(
     samples: Annotated[Optional[int], typer.Option("--samples", help="samples per problem (default eval.n_samples)")] = None,
     temperature: Annotated[Optional[float], typer.Option("--temperature", help="sampling temperature (default eval.temperature)")] = None,
     budgets: Annotated[Optional[str], typer.Option("--budgets", help="token budgets, e.g. 64,128,256 (default eval.budgets)")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="report directory (default reports/eval/adhoc/<model>)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="report directory (default reports/adhoc/<model>)")] = None,
 ) -> None:
     """Evaluate checkpoints and inference-scaling curves (the stage), or one --model on any --data."""
     if model is None:
@@ -97,7 +97,7 @@ def eval_command(
         cuts = _int_list(budgets, "--budgets") if budgets else None
         metrics = _stage_module("evaluate").evaluate_file(
             params, model, data or Path(params.paths.curated_dir) / "heldout.jsonl",
-            out or Path(params.paths.reports_dir) / "eval" / "adhoc" / model.name,
+            out or Path(params.paths.reports_dir) / "adhoc" / model.name,
             fmt, problem_field, answer_field, samples, temperature, cuts,
         )
     except (ConfigError, DataError, ValueError) as e:

@@ -8,6 +8,7 @@ reports/scaling.png and metrics/eval.json; each checkpoint gets its own MLflow r
 `evaluate_file` is the same evaluator on any model and any JSONL (`t1 eval --model`).
 """
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ def run(params: Params) -> dict:
     results: dict[str, dict] = {}
     curves: dict[str, list[dict]] = {}
     reports = Path(params.paths.reports_dir)
+    for stale in (reports / "eval", reports / "scaling"):  # checkpoints of an earlier run must not linger
+        shutil.rmtree(stale, ignore_errors=True)
     for name, path, info in tqdm(checkpoints(params), desc="evaluate", unit="model"):
         result = evaluate_path(params, path, problems)
         meta = {"checkpoint": name, "model_path": str(path), "data": str(heldout_path), **info}
