@@ -1,1 +1,1 @@
-"""Evaluation: generation, held-out accuracy (issue #5 adds pass@k, maj@k and inference-scaling curves)."""
+"""Evaluation: held-out accuracy for the training stages, and the evaluator (pass@k, maj@k, token budgets)."""
