@@ -93,12 +93,13 @@ def eval_command(
         _run_stage(ctx, "evaluate")
         return
     try:
+        flags = {"n_samples": samples, "temperature": temperature, "budgets": _int_list(budgets, "--budgets") if budgets else None}
+        # the flags are eval.* overrides, so the one typed config validates them like any --set
+        ctx.obj["overrides"] += [f"eval.{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
         params = _params(ctx)
-        cuts = _int_list(budgets, "--budgets") if budgets else None
         metrics = _stage_module("evaluate").evaluate_file(
             params, model, data or Path(params.paths.curated_dir) / "heldout.jsonl",
-            out or Path(params.paths.reports_dir) / "adhoc" / model.name,
-            fmt, problem_field, answer_field, samples, temperature, cuts,
+            out or Path(params.paths.reports_dir) / "adhoc" / model.name, fmt, problem_field, answer_field,
         )
     except (ConfigError, DataError, ValueError) as e:
         _fail(str(e))

@@ -6,7 +6,6 @@ gold `answer`, not as MATH (answer recovered from the solution). A file that mat
 none of them is an error that lists the fields it has and how to map them.
 """
 
-import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -48,19 +47,15 @@ def mapped_loader(problem_field: str, answer_field: str, source: str) -> Callabl
 
 
 def _first_row(path: Path) -> tuple[int, dict[str, Any]]:
-    if not path.is_file():
-        raise DataError(str(path), 0, None, "file not found")
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if raw.strip():
-                try:
-                    row = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                    raise DataError(str(path), lineno, None, f"not a JSON line: {e}") from None
-                if not isinstance(row, dict):
-                    raise DataError(str(path), lineno, None, f"expected a JSON object, got {type(row).__name__}")
-                return lineno, row
-    raise DataError(str(path), 0, None, "empty file")
+    """(line, object) of the first non-blank line; read_jsonl names file and line for anything unreadable."""
+    rows = read_jsonl(path, lambda row, line: (line, row))
+    try:
+        first = next(rows, None)
+    finally:
+        rows.close()
+    if first is None:
+        raise DataError(str(path), 0, None, "no rows (only blank lines)")
+    return first
 
 
 def resolve_parser(

@@ -29,13 +29,10 @@ class EvalResult:
 
 def evaluate_model(
     model: Any, tokenizer: Any, engine: RolloutEngine, problems: list[Problem], grader: Grader,
-    cfg: EvalConfig, rl_cfg: RLConfig, seed: int, n_samples: int | None = None, temperature: float | None = None,
-    budgets: list[int] | None = None,
+    cfg: EvalConfig, rl_cfg: RLConfig, seed: int,
 ) -> EvalResult:
-    """Greedy (also the budget curve's one generation) plus `n_samples` per problem at `temperature`."""
-    n = cfg.n_samples if n_samples is None else n_samples
-    temp = cfg.temperature if temperature is None else temperature
-    budgets = cfg.budgets if budgets is None else budgets
+    """Greedy (also the budget curve's one generation) plus cfg.n_samples per problem at cfg.temperature."""
+    n, temp, budgets = cfg.n_samples, cfg.temperature, cfg.budgets
     was_training = model.training
     model.eval()
     try:

@@ -10,6 +10,7 @@ reports/scaling.png and metrics/eval.json; each checkpoint gets its own MLflow r
 
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from t1core.models.checkpoint import complete_checkpoints
 from t1core.models.factory import load_pretrained
 from t1core.rollout import make_rollout_engine
 from t1core.stages.common import write_stage_metrics
-from t1core.tracking.mlflow_run import StageRun, flatten
+from t1core.tracking.mlflow_run import StageRun
 
 
 def run(params: Params) -> dict:
@@ -74,30 +75,22 @@ def pick_rounds(n_rounds: int, fractions: list[float]) -> list[int]:
     return sorted(set(picked))
 
 
-def evaluate_path(
-    params: Params, model_dir: Path, problems: list[Problem], n_samples: int | None = None,
-    temperature: float | None = None, budgets: list[int] | None = None,
-) -> EvalResult:
+def evaluate_path(params: Params, model_dir: Path, problems: list[Problem]) -> EvalResult:
     model, tokenizer = load_pretrained(model_dir, params.model)
     engine = make_rollout_engine(params.rl.rollout_engine, tokenizer)
     with Grader.from_config(params.grading) as grader:
-        return evaluate_model(model, tokenizer, engine, problems, grader, params.eval, params.rl, params.seed,
-                              n_samples, temperature, budgets)
+        return evaluate_model(model, tokenizer, engine, problems, grader, params.eval, params.rl, params.seed)
 
 
 def evaluate_file(
     params: Params, model_dir: Path, data: Path, out_dir: Path, fmt: str = "auto", problem_field: str | None = None,
-    answer_field: str | None = None, n_samples: int | None = None, temperature: float | None = None,
-    budgets: list[int] | None = None,
+    answer_field: str | None = None,
 ) -> dict[str, Any]:
-    """`t1 eval --model DIR --data FILE`: any model, any supported JSONL, the stage's evaluator."""
+    """`t1 eval --model DIR --data FILE`: any model, any supported JSONL, the stage's evaluator and eval.* settings."""
     if not (model_dir / "config.json").is_file():
         raise DataError(str(model_dir / "config.json"), 0, None, "not a model directory (no config.json)")
     found, problems = load_eval_set(data, fmt, problem_field, answer_field, limit=params.eval.limit)
-    for b in budgets or []:
-        if not 0 < b <= params.eval.max_new_tokens:
-            raise ValueError(f"--budgets: {b} must be in 1..eval.max_new_tokens ({params.eval.max_new_tokens})")
-    result = evaluate_path(params, model_dir, problems, n_samples, temperature, budgets)
+    result = evaluate_path(params, model_dir, problems)
     meta = {"model_path": str(model_dir), "data": str(data), "format": found}
     report_path, items_path = write_result(result, out_dir, meta)
     if result.report.get("budgets"):
@@ -141,15 +134,16 @@ def scaling_summary(results: dict[str, dict], curves: dict[str, list[dict]]) -> 
 
 def _track(params: Params, name: str, numbers: dict[str, Any], artifacts: tuple[Path, ...]) -> None:
     with StageRun(params, name if name == "evaluate" else f"evaluate:{name}") as tracking:
-        # MLflow names allow no '@': pass@4 is logged as pass_at_4
-        tracking.log_metrics({k.replace("@", "_at_"): v for k, v in flatten(numbers).items() if _is_number(v)})
+        tracking.log_metrics(dict(_numeric(numbers)))
         for path in artifacts:
             tracking.log_artifact(path)
 
 
-def _is_number(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True
+def _numeric(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
+    """The number leaves of a nested dict as ('a.b', value); MLflow names allow no '@' (pass@4 -> pass_at_4)."""
+    for k, v in d.items():
+        key = f"{prefix}{k}".replace("@", "_at_")
+        if isinstance(v, dict):
+            yield from _numeric(v, key + ".")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            yield key, float(v)
