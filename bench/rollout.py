@@ -1,6 +1,7 @@
-"""Rollout throughput: the lean CPU sampler vs HF `generate`, and the share of the CPU's fp32 matmul peak.
+"""Rollout throughput: the lean sampler vs HF `generate`, and the share of the device's matmul peak.
 
-    python bench/rollout.py [--batch 64 256] [--new-tokens 256] [--prompt-len 24] [--out bench/results/rollout.json]
+    python bench/rollout.py [--batch 64 256] [--new-tokens 256] [--prompt-len 24] [--device cpu|cuda]
+                            [--dtype float32|bfloat16] [--out bench/results/rollout.json]
 
 The model is the embedded default's architecture (params.yaml `model`), randomly
 initialised; EOS is disabled so every engine generates exactly batch x new-tokens
@@ -24,13 +25,22 @@ from t1core.rollout.hf_engine import HFGenerateEngine
 NO_EOS = -1  # never sampled: fixed-length generation
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak_gflops(device: torch.device, dtype: torch.dtype, repeats: int = 10) -> float:
+    """Square matmuls in the model's dtype on the bench's threads or GPU (TF32 off, as for the model)."""
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b  # warm-up
+    _sync(device)
     t0 = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    _sync(device)
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def build_model(params_path: str) -> LlamaForCausalLM:
@@ -68,11 +78,14 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--new-tokens", type=int, default=256)
     ap.add_argument("--prompt-len", type=int, default=24)
+    ap.add_argument("--device", default="cpu", help="cpu | cuda")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.manual_seed(0)
-    model = build_model(args.params)
-    peak = matmul_peak_gflops()
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    model = build_model(args.params).to(device=device, dtype=dtype)
+    peak = matmul_peak_gflops(device, dtype)
     fpt = flops_per_token(model, args.prompt_len + args.new_tokens / 2)
     rows = []
     for b in args.batch:
@@ -84,7 +97,8 @@ def main() -> None:
             "cpu_gflops": round(cpu * fpt / 1e9, 1), "cpu_share_of_peak": round(cpu * fpt / 1e9 / peak, 3),
         })
     report = {
-        "torch_threads": torch.get_num_threads(), "matmul_peak_gflops": round(peak, 1),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "dtype": args.dtype,
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "matmul_peak_gflops": round(peak, 1),
         "model_params": sum(p.numel() for p in model.parameters()), "flops_per_token": round(fpt),
         "new_tokens": args.new_tokens, "prompt_len": args.prompt_len, "rows": rows,
     }

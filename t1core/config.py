@@ -202,7 +202,7 @@ class RLConfig(_Section):
     steps_per_round: int = Field(10, ge=1, description="updates per round")
     max_minutes: float | None = Field(None, gt=0, description="wall-clock cap on training (rollouts + updates), minutes; evals excluded")
     eval_limit: int | None = Field(None, ge=1, description="held-out problems for the per-round greedy eval (None: all); the final eval uses all")
-    rollout_engine: Literal["cpu", "hf"] = Field("cpu", description="generation engine for RL rollouts and every held-out eval: cpu = the lean KV-cache sampler (Llama family on CPU); hf = transformers generate, any model")
+    rollout_engine: Literal["cpu", "hf"] = Field("cpu", description="generation engine for RL rollouts and every held-out eval: cpu = the lean KV-cache sampler (Llama family; on the model's device, CPU or CUDA); hf = transformers generate, any model")
     resume: bool = Field(True, description="continue from the newest complete round")
 
 

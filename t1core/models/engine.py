@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from t1core.config import DeepSpeedConfig
+from t1core.models.device import compute_device
 
 
 def free_port() -> int:
@@ -27,6 +28,8 @@ def init_distributed(backend: str) -> tuple[int, int]:
     if "RANK" not in os.environ:
         os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
         os.environ.setdefault("MASTER_PORT", str(free_port()))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(compute_device())  # one GPU per rank, before NCCL picks one
     if not torch.distributed.is_initialized():
         deepspeed.init_distributed(dist_backend=backend, verbose=False)
     return torch.distributed.get_rank(), torch.distributed.get_world_size()

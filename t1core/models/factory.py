@@ -7,6 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from t1core.config import ModelConfig
+from t1core.models.device import compute_device
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -33,7 +34,8 @@ def build_tiny(cfg: ModelConfig, tokenizer: Any, seed: int) -> LlamaForCausalLM:
 
 
 def load_pretrained(path: str | Path, cfg: ModelConfig) -> tuple[Any, Any]:
-    """(model, tokenizer) from an HF checkpoint directory (safetensors only) or, on a connected machine, a hub id."""
+    """(model, tokenizer) from an HF checkpoint directory (safetensors only) or, on a connected machine, a hub id;
+    the model is placed on `compute_device()`."""
     local = Path(path)
     if not local.exists() and (str(path).startswith((".", "/")) or local.suffix):
         raise FileNotFoundError(f"model path {path} does not exist")
@@ -43,7 +45,7 @@ def load_pretrained(path: str | Path, cfg: ModelConfig) -> tuple[Any, Any]:
     )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return model.to(compute_device()), tokenizer
 
 
 def save_pretrained(model: Any, tokenizer: Any, path: str | Path) -> None:

@@ -32,6 +32,7 @@ from t1core.data.records import Problem
 from t1core.grading import Grader
 from t1core.models.chat import prompt_ids
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
+from t1core.models.device import to_device
 from t1core.rl import objectives as obj
 from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups, take_rows
 from t1core.rl.penalties import KINDS, flags
@@ -198,12 +199,13 @@ class RLTrainer:
         loss_sum = ent_sum = 0.0
         for i, rows in enumerate(chunks):
             engine.set_gradient_accumulation_boundary(i == len(chunks) - 1)
-            mb = take_rows(batch, rows)
+            mb = to_device(take_rows(batch, rows), engine.device)
             logits = engine(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits[:, :-1]
             m, width = mb["response_mask"], mb["targets"].shape[1]
             logp, ent = obj.logprobs_and_entropy(logits, mb["targets"], cfg.temperature)
             share = float(m.sum()) / total  # token-mean over the whole batch, not per micro-batch
-            pg = obj.policy_loss(logp, adv[rows], m, None if old_lp is None else old_lp[rows, :width], cfg.clip_ratio)
+            old = None if old_lp is None else old_lp[rows, :width].to(engine.device)
+            pg = obj.policy_loss(logp, adv[rows].to(engine.device), m, old, cfg.clip_ratio)
             ent_mean = obj.masked_mean(ent, m)
             loss = share * (pg - cfg.entropy_coef * ent_mean)
             engine.backward(loss)
@@ -245,10 +247,11 @@ class RLTrainer:
 
 @torch.no_grad()
 def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:
-    """Per-token log-probs [N, L-1] of a padded batch's targets under `model` at `temperature`."""
+    """Per-token log-probs [N, L-1] (on the CPU) of a padded batch's targets under `model` at `temperature`."""
     out = torch.zeros(batch["targets"].shape)
+    device = next(model.parameters()).device
     for rows in chunk_rows(batch, max_tokens):
-        mb = take_rows(batch, rows)
+        mb = to_device(take_rows(batch, rows), device)
         logits = model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits
-        out[rows, : mb["targets"].shape[1]] = obj.token_logprobs(logits[:, :-1], mb["targets"], temperature)
+        out[rows, : mb["targets"].shape[1]] = obj.token_logprobs(logits[:, :-1], mb["targets"], temperature).float().cpu()
     return out

@@ -1,4 +1,4 @@
-"""A lean batched sampler for Llama-architecture models on CPU.
+"""A lean batched sampler for Llama-architecture models, written for the CPU (it runs on CUDA too).
 
 What makes it faster than HF `generate` for small models, where per-op overhead and
 not arithmetic dominates:
@@ -11,7 +11,8 @@ not arithmetic dominates:
   rows have hit EOS, so the cost of compaction is amortised.
 
 Weights are read from the live model on each call (the RL policy changes between
-calls); fusing them costs a few hundred kilobytes of copies per call.
+calls); fusing them costs a few hundred kilobytes of copies per call. Every buffer is
+allocated on the weights' device; results come back to the CPU once per batch.
 """
 
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class _Weights:
         self.final_norm = inner.norm.weight.detach()
         self.lm_head = model.lm_head.weight.detach()
         self.rotary = inner.rotary_emb
-        rot = _rotate_half_matrix(self.head_dim, self.embed.dtype)
+        rot = _rotate_half_matrix(self.head_dim, self.embed.dtype).to(self.embed.device)
         self.layers = [self._layer(layer, rot) for layer in inner.layers]
 
     def _layer(self, layer: Any, rot: torch.Tensor) -> _Layer:
@@ -103,7 +104,7 @@ class CPUSampler:
         temperature: float, top_p: float = 1.0, seed: int = 0,
     ) -> Rollouts:
         weights = _Weights(model)
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator(device=weights.embed.device).manual_seed(seed)
         out = Rollouts.empty(prompts)
         for idx in length_batches(prompts, self.batch_size):
             run = _BatchRun(weights, [prompts[i] for i in idx], max_new_tokens, self.pad_id)
@@ -118,27 +119,32 @@ class _BatchRun:
     def __init__(self, w: _Weights, prompts: list[list[int]], max_new_tokens: int, pad_id: int):
         self.w, self.max_new = w, max_new_tokens
         n, width = len(prompts), max(len(p) for p in prompts)
-        self.n, self.width = n, width
-        self.ids = torch.full((n, width), pad_id, dtype=torch.long)
+        self.n, self.width, self.dev = n, width, w.embed.device
+        ids = torch.full((n, width), pad_id, dtype=torch.long)
         for r, p in enumerate(prompts):
-            self.ids[r, width - len(p):] = torch.tensor(p, dtype=torch.long)
-        self.pad = torch.tensor([width - len(p) for p in prompts])  # left padding per slot
+            ids[r, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        self.ids = ids.to(self.dev)
+        self.pad = torch.tensor([width - len(p) for p in prompts], device=self.dev)  # left padding per slot
         total = width + max_new_tokens
         shape = (len(w.layers), n, w.n_kv, total, w.head_dim)  # [layer, slot, kv_head, column, head_dim]
-        self.k_cache = torch.empty(shape, dtype=w.embed.dtype)
-        self.v_cache = torch.empty(shape, dtype=w.embed.dtype)
-        cos, sin = w.rotary(w.embed[:1], torch.arange(total)[None])  # [1, position, head_dim]
+        self.k_cache = torch.empty(shape, dtype=w.embed.dtype, device=self.dev)
+        self.v_cache = torch.empty(shape, dtype=w.embed.dtype, device=self.dev)
+        cos, sin = w.rotary(w.embed[:1], self._arange(0, total)[None])  # [1, position, head_dim]
         self.cos, self.sin = cos[0], sin[0]
-        self.key_ok = torch.arange(total)[None, :] >= self.pad[:, None]  # [slot, column]: pad columns are never keys
+        self.key_ok = self._arange(0, total)[None, :] >= self.pad[:, None]  # [slot, column]: pad columns are never keys
+
+    def _arange(self, start: int, end: int) -> torch.Tensor:
+        return torch.arange(start, end, device=self.dev)
 
     def sample(self, eos_id: int, temperature: float, top_p: float, gen: torch.Generator, compact_fraction: float):
         """Yields (row, tokens, logprobs, finished) for every row of the batch."""
-        out_tok = torch.full((self.n, self.max_new), -1, dtype=torch.long)
-        out_lp = torch.zeros((self.n, self.max_new))
-        length = torch.full((self.n,), self.max_new, dtype=torch.long)  # generated tokens per row
-        done = torch.zeros(self.n, dtype=torch.bool)
-        rows = torch.arange(self.n)  # original row held by each active slot
-        live = torch.ones(self.n, dtype=torch.bool)  # per active slot
+        dev = self.dev
+        out_tok = torch.full((self.n, self.max_new), -1, dtype=torch.long, device=dev)
+        out_lp = torch.zeros((self.n, self.max_new), device=dev)
+        length = torch.full((self.n,), self.max_new, dtype=torch.long, device=dev)  # generated tokens per row
+        done = torch.zeros(self.n, dtype=torch.bool, device=dev)
+        rows = self._arange(0, self.n)  # original row held by each active slot
+        live = torch.ones(self.n, dtype=torch.bool, device=dev)  # per active slot
         logits = self._forward(self.ids, 0)
         for step in range(self.max_new):
             tok, lp = _pick(logits, temperature, top_p, gen)
@@ -156,6 +162,7 @@ class _BatchRun:
                 rows, tok, live = rows[keep], tok[keep], live[keep]
                 self._compact(keep)
             logits = self._forward(tok[:, None], self.width + step)
+        out_tok, out_lp, length, done = out_tok.cpu(), out_lp.cpu(), length.cpu(), done.cpu()
         for r in range(self.n):
             k = int(length[r])
             yield r, out_tok[r, :k].tolist(), out_lp[r, :k].tolist(), bool(done[r])
@@ -172,11 +179,12 @@ class _BatchRun:
         """x [m, s] token ids written at cache columns start..start+s-1 -> last-position logits [m, vocab]."""
         w, (m, s) = self.w, x.shape
         end = start + s
-        pos = (torch.arange(start, end)[None, :] - self.pad[:m, None]).clamp_min(0)  # [m, s] rope positions
+        here = self._arange(start, end)
+        pos = (here[None, :] - self.pad[:m, None]).clamp_min(0)  # [m, s] rope positions
         cos, sin = self.cos[pos][:, :, None], self.sin[pos][:, :, None]  # [m, s, 1, hd]
-        cols = torch.arange(end)
-        causal = cols[None, :] <= torch.arange(start, end)[:, None]  # [s, end]
-        diag = cols[None, :] == torch.arange(start, end)[:, None]  # a pad query attends to itself: no NaN rows
+        cols = self._arange(0, end)
+        causal = cols[None, :] <= here[:, None]  # [s, end]
+        diag = cols[None, :] == here[:, None]  # a pad query attends to itself: no NaN rows
         mask = ((self.key_ok[:m, None, :end] & causal[None]) | diag[None])[:, None]  # [m, 1, s, end]
         h = w.embed[x]  # [m, s, d]
         for i, layer in enumerate(w.layers):
@@ -239,7 +247,7 @@ def _inverse_cdf(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """One draw per row from probs [m, V] (not necessarily normalised): the first index whose
     cumulative mass exceeds u·total. Several times faster than torch.multinomial on CPU."""
     cdf = probs.cumsum(dim=-1)
-    u = torch.rand(probs.shape[0], 1, generator=gen) * cdf[:, -1:]
+    u = torch.rand(probs.shape[0], 1, generator=gen, device=probs.device) * cdf[:, -1:]
     return (cdf <= u).sum(dim=-1).clamp_max(probs.shape[1] - 1)
 
 

@@ -28,16 +28,17 @@ class HFGenerateEngine:
 
     def _batch(self, model: Any, prompts: list[list[int]], idx: list[int], max_new: int, temp: float, top_p: float, out: Rollouts) -> None:
         width = max(len(p) for p in prompts)
-        ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        device = next(model.parameters()).device
+        ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
         sampling = {"do_sample": False} if temp == 0 else {"do_sample": True, "temperature": temp, "top_p": top_p, "top_k": 0}
         gen = model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=max_new, pad_token_id=self.pad_id,
             eos_token_id=self.eos_id if self.eos_id >= 0 else None, output_logits=True, return_dict_in_generate=True, **sampling,
         )
-        new = gen.sequences[:, width:]  # [n, steps]
+        new = gen.sequences[:, width:].cpu()  # [n, steps]
         logits = torch.stack(gen.logits, dim=1).float()  # [n, steps, V], raw (before temperature / top-p)
-        logp = torch.log_softmax(logits / (temp or 1.0), dim=-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
+        logp = torch.log_softmax(logits / (temp or 1.0), dim=-1).gather(-1, gen.sequences[:, width:, None]).squeeze(-1).cpu()
         for row, i in enumerate(idx):
             toks = new[row].tolist()
             n = toks.index(self.eos_id) + 1 if self.eos_id in toks else len(toks)

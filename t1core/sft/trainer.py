@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from t1core.config import SFTConfig
 from t1core.models.checkpoint import prune, read_checkpoint, write_checkpoint
+from t1core.models.device import to_device
 from t1core.sft.data import Example, bucket_batches, collate
 
 
@@ -104,7 +105,7 @@ class SFTTrainer:
 
     def train_step(self, batch: list[int]) -> float:
         """One optimizer step; returns the token-mean response loss of this rank's batch."""
-        inputs = collate([self.examples[i] for i in batch], self.pad_id)
+        inputs = to_device(collate([self.examples[i] for i in batch], self.pad_id), self.engine.device)
         out = self.engine(**inputs)
         self.engine.backward(out.loss)
         self.engine.step()

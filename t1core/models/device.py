@@ -1,0 +1,21 @@
+"""Where tensors live: the GPU of this process's local rank when CUDA is visible, else the CPU.
+
+DeepSpeed places the engine's module on the same device (its accelerator is CUDA when
+one is visible), so batches, the reference model, the evaluator's models and the
+sampler's buffers all follow `compute_device()` and the same code runs on both.
+"""
+
+import os
+
+import torch
+
+
+def compute_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """The same batch with every tensor on `device` (non-blocking from pinned memory is not worth it at these sizes)."""
+    return {k: v.to(device) for k, v in batch.items()}

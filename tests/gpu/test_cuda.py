@@ -1,0 +1,152 @@
+"""The same code on a CUDA device: the lean sampler, the DeepSpeed engine (ZeRO 0/2/3, fp32 and
+bf16, NCCL) and one T1 RL step. Skipped where no GPU is visible; run on a lent GPU with
+`bench/gpu/check.sh` (results in docs/gpu.md).
+
+Measured quantities (log-prob gaps, loss gaps) are written to $T1_GPU_REPORT when set,
+so docs/gpu.md quotes numbers from the run, not from the tolerances below.
+"""
+
+import copy
+import json
+import os
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from t1core.config import DeepSpeedConfig, RLConfig
+from t1core.grading import Grader
+from t1core.models.device import compute_device, to_device
+from t1core.models.engine import make_engine
+from t1core.rl.batch import pad_sequences
+from t1core.rl.trainer import RLTrainer, recompute_logprobs
+from t1core.rollout import make_rollout_engine
+from t1core.rollout.cpu_sampler import CPUSampler
+from t1core.sft.data import Example, collate
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+EOS, PAD = 1, 0
+PROMPTS = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14, 15, 16, 17, 18], [3, 4, 5]] * 16  # 64 rows
+
+
+def _record(key: str, value) -> None:
+    path = os.environ.get("T1_GPU_REPORT")
+    if not path:
+        return
+    data = json.load(open(path)) if os.path.exists(path) else {}
+    data[key] = value
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+
+
+def _tiny(dtype=torch.float32, seed=0) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True, pad_token_id=PAD, eos_token_id=EOS)
+    m = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        m.model.embed_tokens.weight[EOS] *= 4  # some rows finish early, so the batch compacts
+    return m.to(dtype)
+
+
+def _gap(model, prompts, out, temperature) -> tuple[float, float]:
+    """(max, mean) |sampler log-prob - trainer recomputed log-prob| over every generated token."""
+    batch = pad_sequences(prompts, out.tokens, PAD)
+    recomputed = recompute_logprobs(model, batch, temperature, 4096)
+    diffs = torch.cat([(recomputed[i, len(p) - 1: len(p) - 1 + len(lp)] - torch.tensor(lp)).abs()
+                       for i, (p, lp) in enumerate(zip(prompts, out.logprobs))])
+    return float(diffs.max()), float(diffs.mean())
+
+
+def test_sampler_on_cuda_matches_the_cpu_and_the_trainer_in_fp32():
+    model = _tiny()
+    cpu = CPUSampler(EOS, PAD).generate(model, PROMPTS, 40, temperature=0)
+    gpu_model = copy.deepcopy(model).to(compute_device())
+    gpu = CPUSampler(EOS, PAD).generate(gpu_model, PROMPTS, 40, temperature=0)
+    same = sum(a == b for a, b in zip(cpu.tokens, gpu.tokens)) / len(PROMPTS)
+    sampled = CPUSampler(EOS, PAD).generate(gpu_model, PROMPTS, 40, temperature=1.2, seed=3)
+    assert any(sampled.finished) and not all(sampled.finished)
+    worst, mean = _gap(gpu_model, PROMPTS, sampled, 1.2)
+    _record("sampler_fp32", {"greedy_rows_identical_to_cpu": same, "logprob_gap_max": worst, "logprob_gap_mean": mean})
+    assert same >= 0.95
+    assert worst < 1e-3
+
+
+def test_sampler_on_cuda_in_bf16_stays_close_to_the_trainer():
+    model = _tiny(torch.bfloat16).to(compute_device())
+    out = CPUSampler(EOS, PAD).generate(model, PROMPTS, 40, temperature=1.2, seed=3)
+    worst, mean = _gap(model, PROMPTS, out, 1.2)
+    _record("sampler_bf16", {"logprob_gap_max": worst, "logprob_gap_mean": mean})
+    assert mean < 0.05  # bf16 keeps 8 mantissa bits; the two paths fuse matmuls differently
+
+
+def test_hf_engine_on_cuda_speaks_the_protocol():
+    model = _tiny().to(compute_device())
+    hf = make_rollout_engine("hf", type("T", (), {"eos_token_id": EOS, "pad_token_id": PAD})()).generate(model, PROMPTS[:8], 16, 0)
+    lean = CPUSampler(EOS, PAD).generate(model, PROMPTS[:8], 16, temperature=0)
+    assert hf.tokens == lean.tokens
+
+
+def _batch():
+    rows = [Example(list(range(2, 2 + n)), [-100] * 2 + list(range(4, 2 + n))) for n in (12, 20, 30, 16)] * 4
+    return collate(rows, PAD)
+
+
+def _reference_losses(steps: int) -> list[float]:
+    """Plain torch AdamW on the CPU in fp32: what every engine configuration should reproduce."""
+    model, batch = _tiny().train(), _batch()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95))
+    losses = []
+    for _ in range(steps):
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+        losses.append(float(loss))
+    return losses
+
+
+@pytest.mark.parametrize(("zero", "dtype", "tol"), [(0, "float32", 1e-4), (2, "float32", 1e-4), (3, "float32", 1e-4),
+                                                     (2, "bfloat16", 5e-2), (3, "bfloat16", 5e-2)])
+def test_deepspeed_on_cuda_reproduces_plain_torch(zero, dtype, tol):
+    steps = 6
+    ref = _reference_losses(steps)
+    model = _tiny(getattr(torch, dtype)).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95))
+    engine = make_engine(model, opt, None, DeepSpeedConfig(zero_stage=zero, backend="nccl"), 1.0, dtype)
+    batch = to_device(_batch(), engine.device)
+    losses = []
+    for _ in range(steps):
+        loss = engine(**batch).loss
+        engine.backward(loss)
+        engine.step()
+        losses.append(float(loss))
+    gap = max(abs(a - b) for a, b in zip(losses, ref))
+    _record(f"deepspeed_zero{zero}_{dtype}", {"max_loss_gap_vs_cpu_torch": gap, "losses": losses, "cpu_torch": ref})
+    assert gap < tol
+    assert losses[-1] < losses[0]
+
+
+def test_one_t1_rl_step_on_cuda(tmp_path):
+    """The RL trainer end to end on the GPU: sampling, grading, reference pass, update, EMA."""
+    from t1core.data.records import Problem
+    from t1core.models.factory import build_tiny
+    from t1core.config import ModelConfig
+    from t1core.models.tokenizer import train_tokenizer
+
+    problems = [Problem(id=f"p{a}", source="t", problem=f"Compute {a}+1.", answer=str(a + 1)) for a in range(10, 30)]
+    tok = train_tokenizer([f"{p.problem}\n\\boxed{{{p.answer}}}" for p in problems], vocab_size=300)
+    model = build_tiny(ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, max_seq_len=128, vocab_size=300), tok, 0)
+    reference = copy.deepcopy(model).to(compute_device())
+    cfg = RLConfig(k=4, prompts_per_step=4, max_new_tokens=8, lr=1e-2, drop_uniform_groups=False, ema_rate=0.5)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    engine = make_engine(model, opt, None, DeepSpeedConfig(backend="nccl"), 1.0, "float32")
+    trainer = RLTrainer(engine, reference, tok, problems, cfg, Grader(), make_rollout_engine("cpu", tok), 5, tmp_path)
+    before = {n: p.detach().clone() for n, p in engine.module.named_parameters()}
+    metrics = trainer.step()
+    assert engine.device.type == "cuda" and next(reference.parameters()).device.type == "cuda"
+    assert all(v == v for v in metrics.values())  # no NaN
+    moved = sum(not torch.equal(p, before[n]) for n, p in engine.module.named_parameters())
+    assert moved == len(before)
+    _record("rl_step", {k: metrics[k] for k in ("accuracy", "kl", "entropy", "loss", "step_s")})
