@@ -16,9 +16,6 @@ from t1core.env import apply_defaults
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="T1: RL + inference scaling for LM reasoning.")
 
-PENDING = {  # stage -> issue that builds it
-    "promote": 6,
-}
 PIPELINE = ("curate", "synthesize", "sft", "rl", "evaluate", "promote")
 
 
@@ -46,8 +43,6 @@ def _fail(msg: str, code: int = 2) -> None:
 def _run_stage(ctx: typer.Context, stage: str) -> None:
     try:
         params = _params(ctx)
-        if stage in PENDING:
-            _fail(f"stage '{stage}' is not implemented yet (tracked in issue #{PENDING[stage]})", code=3)
         metrics = _stage_module(stage).run(params)
     except (ConfigError, DataError) as e:
         _fail(str(e))
@@ -65,7 +60,7 @@ def _stage_command(stage: str, doc: str) -> None:
     def command(ctx: typer.Context) -> None:
         _run_stage(ctx, stage)
 
-    command.__doc__ = doc + (f" (not implemented yet: issue #{PENDING[stage]})" if stage in PENDING else "")
+    command.__doc__ = doc
     app.command(name=stage)(command)
 
 
@@ -106,7 +101,7 @@ def eval_command(
     typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
 
 
-_stage_command("promote", "Promote a registered model to @champion through the gate.")
+_stage_command("promote", "Register every evaluated model in MLflow, mark @challenger, move @champion if the gate passes.")
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -118,11 +113,8 @@ def _int_list(text: str, flag: str) -> list[int]:
 
 @app.command()
 def pipeline(ctx: typer.Context) -> None:
-    """Run every implemented stage in order (`dvc repro` does the same with caching)."""
+    """Run every stage in order (`dvc repro` does the same with caching)."""
     for stage in PIPELINE:
-        if stage in PENDING:
-            typer.echo(f"t1 pipeline: stopping before '{stage}', not implemented yet (issue #{PENDING[stage]})")
-            return
         typer.echo(f"t1 pipeline: {stage}")
         _run_stage(ctx, stage)
 

@@ -223,6 +223,22 @@ class EvalConfig(_Section):
     limit: int | None = Field(None, ge=1, description="evaluate the first N items only (None = all)")
 
 
+class PromoteConfig(_Section):
+    """The gate `t1 promote` applies before @champion moves (held-out greedy numbers from the evaluate stage)."""
+
+    candidate: str | None = Field(
+        None, description="evaluated checkpoint proposed as @challenger (e.g. rl_100pct, sft); None = the last one evaluated"
+    )
+    margin: float = Field(0.0, ge=0, le=1, description="held-out greedy accuracy must be >= champion's + margin")
+    rate_tolerance: float = Field(
+        0.01, ge=0, le=1, description="no-answer and penalty rates may exceed the champion's by at most this (absolute)"
+    )
+    max_mean_tokens: int | None = Field(
+        None, ge=1, description="mean greedy response length must stay within this many tokens; None = 90 % of eval.max_new_tokens"
+    )
+    same_eval_data: bool = Field(True, description="compare with the champion only when both were scored on identical held-out data")
+
+
 class Params(_Section):
     profile: str = Field("embedded", description="overlay applied from profiles/<name>.yaml")
     seed: int = Field(1234, description="global seed for generation, sampling and training")
@@ -236,6 +252,7 @@ class Params(_Section):
     sft: SFTConfig = SFTConfig()
     rl: RLConfig = RLConfig()
     eval: EvalConfig = EvalConfig()
+    promote: PromoteConfig = PromoteConfig()
 
     @model_validator(mode="after")
     def _cross_field(self) -> "Params":

@@ -1,1 +1,2 @@
-"""Experiment tracking (MLflow). Issue #6 adds nested pipeline runs and the registry."""
+"""Experiment tracking (MLflow): a run per stage (nested under a pipeline run), the run manifest,
+the model registry and the promotion gate."""

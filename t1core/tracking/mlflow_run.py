@@ -1,13 +1,19 @@
 """One MLflow run per stage invocation: resolved params, per-step metrics, artifacts.
 
 Disabled (`tracking.enabled: false`) it does nothing, so stages never branch on it.
+When `T1_PARENT_RUN_ID` is set (the Prefect pipeline flow sets it for the stages it runs,
+also through `dvc repro` subprocesses) the run is nested under that parent run through
+MLflow's `mlflow.parentRunId` tag.
 """
 
+import os
 from pathlib import Path
 from typing import Any
 
 from t1core.config import Params
 from t1core.identity import run_identity
+
+PARENT_ENV = "T1_PARENT_RUN_ID"
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -36,8 +42,12 @@ class StageRun:
         mlflow.set_tracking_uri(self.params.tracking.mlflow_uri)
         mlflow.set_experiment(self.params.tracking.experiment)
         tags = {f"t1.{k}": str(v) for k, v in run_identity(self.params).items()} | {"t1.stage": self.stage}
+        if os.environ.get(PARENT_ENV):
+            tags["mlflow.parentRunId"] = os.environ[PARENT_ENV]
         mlflow.start_run(run_name=self.stage, tags=tags)
-        mlflow.log_params(flatten(self.params.model_dump(mode="json")))
+        resolved = self.params.model_dump(mode="json")
+        mlflow.log_params(flatten(resolved))
+        mlflow.log_dict(resolved, "params.json")  # the resolved config, whole, as an artifact
         return self
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
@@ -47,6 +57,11 @@ class StageRun:
     def log_artifact(self, path: str | Path) -> None:
         if self._mlflow and Path(path).exists():
             self._mlflow.log_artifact(str(path))
+
+    @property
+    def run_id(self) -> str | None:
+        run = self._mlflow.active_run() if self._mlflow else None
+        return run.info.run_id if run else None
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         if self._mlflow:

@@ -73,11 +73,6 @@ def test_bad_params_fail_before_any_compute(project):
     assert not (project / "data").exists()
 
 
-def test_pending_stage_says_so(project):
-    res = CliRunner().invoke(app, ["promote"])
-    assert res.exit_code == 3 and "not implemented yet (tracked in issue #6)" in res.output
-
-
 def test_real_math_and_gsm8k_bars(project, shared_data):
     """MATH train: a checkable gold answer for >= 99% of items; eval sets decontaminate."""
     evals = f"[{{name: math500, kind: benchmark, path: {shared_data}/math/math500_with_solutions.jsonl}}, {{name: aime24, kind: benchmark, path: {shared_data}/benchmarks/aime24/test.jsonl}}]"

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from t1core.tracking.manifest import dvc_md5
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -53,6 +55,8 @@ def test_dvc_repro_runs_caches_and_reruns(dvc_repo):
     assert (root / "data/curated/sft.jsonl").stat().st_size > 0
     lock = (root / "dvc.lock").read_text()
     assert "data/curated" in lock and "metrics/curate.json" in lock
+    locked = {o["path"]: o["md5"] for o in yaml.safe_load(lock)["stages"]["curate"]["outs"]}
+    assert dvc_md5(root / "data/curated") == locked["data/curated"]  # the registry manifest's data hash is DVC's own
     assert (root / ".dvc/site-cache").is_dir(), "DVC site cache must live inside the project"
 
     out = _run(["dvc", "repro", "curate"], root, env)

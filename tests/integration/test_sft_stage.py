@@ -56,7 +56,7 @@ def test_stage_chain_writes_model_and_metrics(project):
     assert runs["params.sft.epochs"][0] == "5.0" and runs["metrics.heldout_n"][0] == 4
     client = mlflow.tracking.MlflowClient()
     assert client.get_metric_history(runs["run_id"][0], "train_loss")
-    assert [a.path for a in client.list_artifacts(runs["run_id"][0])] == ["sft_curve.json"]
+    assert sorted(a.path for a in client.list_artifacts(runs["run_id"][0])) == ["params.json", "sft_curve.json"]
 
     # a second run resumes from the last checkpoint: no steps left, same step count
     _ok(["sft"])
@@ -92,6 +92,15 @@ def test_stage_chain_writes_model_and_metrics(project):
         "rl_100pct.json", "rl_50pct.json", "sft.json"]
     ev_runs = mlflow.search_runs(experiment_names=["t1"], filter_string="tags.`t1.stage` LIKE 'evaluate%'")
     assert sorted(ev_runs["tags.mlflow.runName"]) == ["evaluate", "evaluate:rl_100pct", "evaluate:rl_50pct", "evaluate:sft"]
+
+    # promote: every evaluated model is a version; the untrained tiny model talks to the length limit, so the
+    # length budget is lifted here (the gate itself is tested against a real server in test_registry.py)
+    _ok(["--set", "promote.max_mean_tokens=48", "promote"])
+    p = json.loads((project / "metrics/promote.json").read_text())
+    assert sorted(p["registered"]) == ["rl_100pct", "rl_50pct", "sft"] and p["candidate"] == "rl_100pct"
+    assert p["gate"]["passed"] and p["champion_after"] == p["registered"]["rl_100pct"]["version"]
+    version = client.get_model_version_by_alias("t1-policy", "champion")
+    assert version.tags["t1.checkpoint"] == "rl_100pct" and version.tags["t1.params_hash"] == p["run"]["config_hash"]
 
     # any model on any JSONL, with explicit fields and budgets
     data = project / "custom.jsonl"

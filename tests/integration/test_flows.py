@@ -1,0 +1,123 @@
+"""The Prefect stack for real, as a user drives it: `python -m flows.stack up` starts a Prefect server,
+an MLflow server and a process worker on 127.0.0.1 and deploys prefect.yaml; a pipeline run is
+started through the REST call the UI's Run form makes; it runs every stage through DVC, reports
+each RL round as a task run, nests the stages' MLflow runs under one parent run, registers the
+evaluated models and sets @champion; `down` stops everything."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.integration.test_sft_stage import TINY
+from t1core.models.engine import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+COPY = ("t1core", "flows", "profiles", "params.yaml", "dvc.yaml", ".dvcignore", ".dvc/config", "prefect.yaml", "pyproject.toml")
+TINY_OVERRIDES = [TINY[i + 1] for i in range(0, len(TINY), 2)]
+
+
+def _api(url: str, body: dict | None = None) -> dict | list:
+    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="GET" if body is None else "POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stack") / "project"
+    for name in COPY:
+        src, dst = REPO / name, root / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, dst))
+    env = {k: v for k, v in os.environ.items() if k not in ("DVC_SITE_CACHE_DIR", "PREFECT_HOME", "PREFECT_API_URL")}
+    env |= {"PYTHONPATH": str(root), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}", "PREFECT_HOME": str(root / ".prefect")}
+    for cmd in (["git", "init", "-q"], ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"]):
+        subprocess.run(cmd, cwd=root, env=env, check=True)
+    ports = {"prefect": free_port(), "mlflow": free_port()}
+    up = subprocess.run([sys.executable, "-m", "flows.stack", "up", "--prefect-port", str(ports["prefect"]),
+                         "--mlflow-port", str(ports["mlflow"])], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield root, env, f"http://127.0.0.1:{ports['prefect']}/api", f"http://127.0.0.1:{ports['mlflow']}"
+    finally:
+        down = subprocess.run([sys.executable, "-m", "flows.stack", "down"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        assert "worker stopped" in down.stdout, down.stdout + down.stderr
+
+
+def _wait_final(api: str, run_id: str, timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = _api(f"{api}/flow_runs/{run_id}")
+        if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+            return run
+        time.sleep(2)
+    raise TimeoutError(f"flow run {run_id} still {run['state']['type']} after {timeout} s")
+
+
+def test_pipeline_run_from_the_rest_api_the_ui_uses(stack):
+    root, env, api, mlflow_uri = stack
+    deployment = _api(f"{api}/deployments/name/t1-pipeline/pipeline")
+    assert deployment["work_pool_name"] == "t1-local"
+    overrides = [*TINY_OVERRIDES, f"tracking.mlflow_uri={mlflow_uri}", "promote.max_mean_tokens=48"]
+    run = _api(f"{api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"run": {"rl_k": 3, "overrides": overrides}}})
+    run = _wait_final(api, run["id"])
+    logs = _api(f"{api}/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}, "limit": 200, "sort": "TIMESTAMP_DESC"})
+    assert run["state"]["type"] == "COMPLETED", "\n".join(l["message"] for l in logs[::-1])[-4000:]
+    assert run["parameters"]["run"]["rl_k"] == 3 and run["parameters"]["run"]["overrides"] == overrides
+
+    tasks = _api(f"{api}/task_runs/filter", {"task_runs": {"flow_run_id": {"any_": [run["id"]]}}})
+    names = sorted(t["name"].rsplit("-", 1)[0] if t["name"].endswith(tuple("0123456789abcdef")) and "parent" in t["name"] else t["name"]
+                   for t in tasks)
+    assert names == sorted(["open_parent_run", "curate", "synthesize", "sft", "rl", "rl-round-1", "rl-round-2", "evaluate",
+                            "promote", "close_parent_run"]), names
+    assert all(t["state_type"] == "COMPLETED" for t in tasks)
+
+    # DVC lineage: every stage is in dvc.lock with the params the run set (written into params.yaml)
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    assert set(lock) == {"curate", "synthesize", "sft", "rl", "evaluate", "promote"}
+    assert lock["rl"]["params"]["params.yaml"]["rl"]["k"] == 3
+    assert json.loads((root / "metrics/rl.json").read_text())["k"] == 3
+
+    # MLflow: one parent run; every stage run nested under it, across the dvc subprocesses
+    import mlflow
+
+    client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
+    exp = client.get_experiment_by_name("t1")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    parent = [r for r in runs if r.data.tags.get("t1.stage") == "pipeline"]
+    assert len(parent) == 1 and parent[0].info.status == "FINISHED" and parent[0].data.params["rl.k"] == "3"
+    pid = parent[0].info.run_id
+    stages = {r.data.tags["t1.stage"] for r in runs if r.data.tags.get("mlflow.parentRunId") == pid}
+    assert {"sft", "rl", "evaluate", "evaluate:sft", "promote"} <= stages
+    assert all(parent[0].data.tags[f"t1.stage.{s}"] == "ran" for s in ("curate", "sft", "rl", "promote"))
+    champion = client.get_model_version_by_alias("t1-policy", "champion")
+    assert champion.tags["t1.checkpoint"] == "rl_100pct" and champion.tags["t1.dvc_data_md5"] == lock["curate"]["outs"][0]["md5"]
+
+    # a second run with the same params: DVC skips every stage (lineage says cached); promote always checks
+    again = _api(f"{api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"run": {"rl_k": 3, "overrides": overrides}}})
+    again = _wait_final(api, again["id"])
+    assert again["state"]["type"] == "COMPLETED"
+    parents = [r for r in client.search_runs([exp.experiment_id], "tags.`t1.stage` = 'pipeline'")]
+    latest = max(parents, key=lambda r: r.info.start_time)
+    assert latest.data.tags["t1.stage.sft"] == "cached" and latest.data.tags["t1.stage.promote"] == "ran"
+    assert len(client.search_model_versions("name='t1-policy'")) == 3  # sft, rl_50pct, rl_100pct: no duplicates
+
+
+def test_bad_parameters_are_rejected_before_any_stage(stack):
+    root, env, api, _ = stack
+    deployment = _api(f"{api}/deployments/name/t1-curate/curate")
+    run = _api(f"{api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"run": {"overrides": ["rl.kk=3"]}}})
+    run = _wait_final(api, run["id"], timeout=300)
+    assert run["state"]["type"] == "FAILED" and "rl.kk" in (run["state"]["message"] or "")
+    tasks = _api(f"{api}/task_runs/filter", {"task_runs": {"flow_run_id": {"any_": [run["id"]]}}})
+    assert not tasks
