@@ -20,7 +20,7 @@ from tests.conftest import REPO
 from tests.integration.test_sft_stage import TINY
 from t1core.models.engine import free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 COPY = ("t1core", "flows", "profiles", "params.yaml", "dvc.yaml", ".dvcignore", ".dvc/config", "prefect.yaml", "pyproject.toml")
 TINY_OVERRIDES = [TINY[i + 1] for i in range(0, len(TINY), 2)]
 
