@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test test-slow clean
+.PHONY: install run test test-slow browser clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing t1 (CPU torch: $(TORCH_SPEC))"
@@ -32,8 +32,14 @@ run: install
 	dvc repro
 	dvc metrics show
 
-test: install
+test: install browser
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Debian's chromium for the Prefect UI test (playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null || { echo "==> installing Debian's chromium (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; the Prefect UI test will be skipped"; }
 
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

@@ -23,7 +23,7 @@ class RunParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    profile: Profile | None = Field(None, description="profiles/<name>.yaml overlay; None keeps params.yaml's `profile:`")
+    profile: Profile | None = Field(None, description="overlay profiles/NAME.yaml; None keeps the profile in params.yaml")
     seed: int | None = Field(None, description="global seed")
     rl_k: int | None = Field(None, ge=2, description="RL samples per prompt, K (paper: 64)")
     rl_temperature: float | None = Field(None, gt=0, description="RL sampling temperature, τ (paper: 1.2)")

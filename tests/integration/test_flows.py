@@ -121,3 +121,55 @@ def test_bad_parameters_are_rejected_before_any_stage(stack):
     assert run["state"]["type"] == "FAILED" and "rl.kk" in (run["state"]["message"] or "")
     tasks = _api(f"{api}/task_runs/filter", {"task_runs": {"flow_run_id": {"any_": [run["id"]]}}})
     assert not tasks
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_run_form_in_the_prefect_ui_starts_a_run(stack):
+    """Headless Chromium (Debian's, installed by `make test`) fills the deployment's Run form and submits it."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it where apt-get may)")
+    from playwright.sync_api import sync_playwright
+
+    root, env, api, mlflow_uri = stack
+    ui = api.removesuffix("/api")
+    deployment = _api(f"{api}/deployments/name/t1-curate/curate")
+    shots = os.environ.get("T1_SCREENSHOTS")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{ui}/deployments/deployment/{deployment['id']}/run")
+        page.wait_for_load_state("networkidle")
+        field = page.locator(".schema-form-property", has=page.locator(".schema-form-property__label", has_text="Seed (Optional)")).last
+        field.get_by_role("button", name="int").click()
+        field.locator("input[type=number]").fill("77")
+        if shots:
+            page.screenshot(path=f"{shots}/prefect_run_form.png")
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_url(f"**/deployments/deployment/{deployment['id']}?tab=Runs", timeout=30000)
+        runs = _api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment["id"]]}}, "sort": "EXPECTED_START_TIME_DESC"})
+        mine = [r for r in runs if r["parameters"].get("run", {}).get("seed") == 77]
+        assert len(mine) == 1, [r["parameters"] for r in runs]
+        run = _wait_final(api, mine[0]["id"], timeout=300)
+        if shots:
+            _screenshots(page, api, mlflow_uri, shots)
+        browser.close()
+    assert run["state"]["type"] == "COMPLETED"
+    assert json.loads((root / "metrics/curate.json").read_text())["run"]["seed"] == 77  # the form's value reached the stage
+
+
+def _screenshots(page, api: str, mlflow_uri: str, out: str) -> None:
+    """For docs/operations.md: the pipeline run of the first test (its RL round tasks) and the MLflow registry."""
+    pipeline = _api(f"{api}/deployments/name/t1-pipeline/pipeline")
+    runs = _api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [pipeline["id"]]}}, "sort": "START_TIME_ASC"})
+    page.goto(f"{api.removesuffix('/api')}/runs/flow-run/{runs[0]['id']}?tab=Task+Runs")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=f"{out}/prefect_pipeline_run.png")
+    page.goto(f"{mlflow_uri}/#/models/t1-policy", wait_until="domcontentloaded")  # the MLflow UI polls: never network-idle
+    page.get_by_text("Version 3").first.wait_for(timeout=30000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=f"{out}/mlflow_registry.png")
