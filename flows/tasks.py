@@ -32,8 +32,11 @@ class DvcLockBusy(RuntimeError):
     """Another DVC command holds the workspace lock: transient, worth a retry."""
 
 
+LOCK_MESSAGES = ("Unable to acquire lock", "is busy, it is being blocked by")  # DVC's repo lock, its per-path rwlock
+
+
 def _lock_busy(task: Any, task_run: Any, state: Any) -> bool:
-    return isinstance(state.data, DvcLockBusy) or "Unable to acquire lock" in (state.message or "")
+    return isinstance(state.data, DvcLockBusy) or any(m in (state.message or "") for m in LOCK_MESSAGES)
 
 
 @task(retries=3, retry_delay_seconds=20, retry_condition_fn=_lock_busy, task_run_name="{stage}", cache_policy=NO_CACHE)
@@ -53,7 +56,7 @@ def run_stage(stage: str, parent_run_id: str | None = None) -> dict[str, Any]:
         lines.append(line)
         log.info(line.rstrip()[-500:])
     if proc.wait(STAGE_TIMEOUT_S) != 0:
-        error = DvcLockBusy if any("Unable to acquire lock" in line for line in lines) else RuntimeError
+        error = DvcLockBusy if any(m in line for line in lines for m in LOCK_MESSAGES) else RuntimeError
         raise error(f"dvc repro {stage} failed with exit code {proc.returncode}:\n{''.join(lines[-40:])}")
     ran = any(f"Running stage '{stage}'" in line for line in lines)
     return {"stage": stage, "ran": ran, "metrics": _metrics(stage)}

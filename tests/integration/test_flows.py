@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -173,3 +174,32 @@ def _screenshots(page, api: str, mlflow_uri: str, out: str) -> None:
     page.get_by_text("Version 3").first.wait_for(timeout=30000)
     page.wait_for_timeout(1000)
     page.screenshot(path=f"{out}/mlflow_registry.png")
+
+
+def test_two_runs_of_one_workspace_queue(stack):
+    """The pool's concurrency limit of 1 makes a second run wait for the first: never two `dvc repro` at once."""
+    _, _, api, _ = stack
+    deployment = _api(f"{api}/deployments/name/t1-curate/curate")
+    ids = [_api(f"{api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"run": {"seed": seed}}})["id"]
+           for seed in (5, 6)]
+    runs = sorted((_wait_final(api, i, timeout=300) for i in ids), key=lambda r: r["start_time"])
+    assert [r["state"]["type"] for r in runs] == ["COMPLETED", "COMPLETED"]
+    assert runs[0]["end_time"] <= runs[1]["start_time"], [(r["start_time"], r["end_time"]) for r in runs]
+
+
+def test_a_stage_blocked_by_another_dvc_command_is_retried(stack):
+    """DVC's lock held by another command (here: a lock entry owned by a live `sleep`, in DVC's own rwlock
+    file) fails the stage's first attempt; the task retries after 20 s and completes."""
+    root, _, api, _ = stack
+    holder = subprocess.Popen(["sleep", "12"])
+    threading.Thread(target=holder.wait, daemon=True).start()  # reaped when it ends: a zombie would hold the lock forever
+    entry = {"pid": holder.pid, "cmd": "dvc repro (another terminal)"}
+    (root / ".dvc/tmp").mkdir(exist_ok=True)
+    (root / ".dvc/tmp/rwlock").write_text(json.dumps({"write": {str(root / "metrics/curate.json"): entry}, "read": {}}))
+    deployment = _api(f"{api}/deployments/name/t1-curate/curate")
+    run = _api(f"{api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"run": {"seed": 8}}})
+    run = _wait_final(api, run["id"], timeout=300)
+    assert run["state"]["type"] == "COMPLETED"
+    tasks = _api(f"{api}/task_runs/filter", {"task_runs": {"flow_run_id": {"any_": [run["id"]]}}})
+    curate = next(t for t in tasks if t["name"] == "curate")
+    assert curate["run_count"] == 2  # one blocked attempt, one retry
