@@ -64,6 +64,9 @@ def _cli(args: list[str], env: dict[str, str]) -> None:
 
 
 def up(prefect_port: int, mlflow_port: int) -> dict[str, object]:
+    running = _running()
+    if running:
+        raise SystemExit(f"stack: already up ({', '.join(running)}); `python -m flows.stack down` first")
     env = _env(prefect_port)
     store = load_params(PROJECT / "params.yaml").tracking.mlflow_uri
     pids = {"prefect-server": _spawn("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
@@ -85,6 +88,12 @@ def _save(pids: dict[str, int], prefect_port: int, mlflow_port: int) -> dict[str
     STATE.mkdir(exist_ok=True)
     (STATE / "stack.json").write_text(json.dumps(state, indent=2))
     return state
+
+
+def _running() -> list[str]:
+    path = STATE / "stack.json"
+    pids = json.loads(path.read_text())["pids"] if path.is_file() else {}
+    return [name for name, pid in pids.items() if _alive(pid)]
 
 
 def _alive(pid: int) -> bool:

@@ -49,6 +49,8 @@ def stack(tmp_path_factory):
                          "--mlflow-port", str(ports["mlflow"])], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
+        again = subprocess.run([sys.executable, "-m", "flows.stack", "up"], cwd=root, env=env, capture_output=True, text=True)
+        assert again.returncode != 0 and "already up" in again.stderr  # never a second server or worker
         yield root, env, f"http://127.0.0.1:{ports['prefect']}/api", f"http://127.0.0.1:{ports['mlflow']}"
     finally:
         down = subprocess.run([sys.executable, "-m", "flows.stack", "down"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
