@@ -46,7 +46,22 @@ def _run_stage(ctx: typer.Context, stage: str) -> None:
         metrics = _stage_module(stage).run(params)
     except (ConfigError, DataError) as e:
         _fail(str(e))
+    _finish_distributed()
     typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+def _finish_distributed() -> None:
+    """In a torchrun/deepspeed launch, wait for every rank and close the process group before exiting.
+
+    Without it a rank that finishes first (SFT's non-zero ranks skip saving and metrics) exits while
+    rank 0 still holds gloo connections, and can abort in the process group's destructor."""
+    if "torch" not in sys.modules:
+        return
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _stage_module(stage: str):
