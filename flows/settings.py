@@ -6,6 +6,8 @@ written into params.yaml, as `dvc exp run -S` does (comments kept), so `dvc repr
 the stages with them and dvc.lock records exactly what ran.
 """
 
+import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +17,12 @@ from t1core.config import ConfigError, Params, load_params, parse_override
 
 PROJECT = Path(__file__).resolve().parents[1]
 PARAMS_FILE = PROJECT / "params.yaml"
+BIN = Path(sys.executable).parent  # the venv's dvc, prefect, mlflow and t1
+
+
+def with_bin(env: dict[str, str]) -> dict[str, str]:
+    """`env` with the venv's bin first on PATH, so DVC's stage commands (`t1 ...`) find this install."""
+    return {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"}
 Profile = Literal["embedded", "gpu-embedded", "math-real", "qwen2.5-32b"]
 
 

@@ -14,25 +14,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
+from flows.settings import BIN, PROJECT, with_bin
 from t1core.config import load_params
 from t1core.env import apply_defaults
 
-PROJECT = Path(__file__).resolve().parents[1]
 STATE = PROJECT / ".stack"
 POOL = "t1-local"
-BIN = Path(sys.executable).parent
 
 
 def _env(prefect_port: int) -> dict[str, str]:
     apply_defaults(PROJECT)
-    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api", "T1_PROJECT_DIR": str(PROJECT)}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    return env
+    return with_bin({**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api", "T1_PROJECT_DIR": str(PROJECT)})
 
 
 def _spawn(name: str, cmd: list[str], env: dict[str, str]) -> int:
@@ -90,10 +85,13 @@ def _save(pids: dict[str, int], prefect_port: int, mlflow_port: int) -> dict[str
     return state
 
 
-def _running() -> list[str]:
+def _state() -> dict[str, object]:
     path = STATE / "stack.json"
-    pids = json.loads(path.read_text())["pids"] if path.is_file() else {}
-    return [name for name, pid in pids.items() if _alive(pid)]
+    return json.loads(path.read_text()) if path.is_file() else {"pids": {}}
+
+
+def _running() -> list[str]:
+    return [name for name, pid in _state()["pids"].items() if _alive(pid)]
 
 
 def _alive(pid: int) -> bool:
@@ -105,11 +103,10 @@ def _alive(pid: int) -> bool:
 
 
 def down(grace: float = 15) -> None:
-    path = STATE / "stack.json"
-    if not path.is_file():
+    pids = _state()["pids"]
+    if not pids:
         print("stack: nothing to stop")
         return
-    pids = json.loads(path.read_text())["pids"]
     for name in ("worker", "prefect-server", "mlflow-server"):  # the worker first: it reports to the server
         pid = pids.get(name)
         for sig in (signal.SIGINT, signal.SIGINT, signal.SIGKILL):
@@ -120,7 +117,7 @@ def down(grace: float = 15) -> None:
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
         print(f"stack: {name} stopped")
-    path.unlink()
+    (STATE / "stack.json").unlink()
 
 
 def main() -> None:
@@ -134,8 +131,7 @@ def main() -> None:
     elif args.command == "down":
         down()
     else:
-        path = STATE / "stack.json"
-        state = json.loads(path.read_text()) if path.is_file() else {"pids": {}}
+        state = _state()
         print(json.dumps({**state, "alive": {n: _alive(p) for n, p in state["pids"].items()}}, indent=2))
 
 

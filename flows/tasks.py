@@ -9,23 +9,17 @@ the pipeline's parent run.
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.settings import PROJECT
+from flows.settings import BIN, PROJECT, with_bin
 from t1core.config import Params
 from t1core.tracking.mlflow_run import PARENT_ENV
 
 STAGE_TIMEOUT_S = 6 * 3600
-
-
-def _dvc() -> str:
-    return str(Path(sys.executable).parent / "dvc")
 
 
 class DvcLockBusy(RuntimeError):
@@ -47,9 +41,8 @@ def run_stage(stage: str, parent_run_id: str | None = None) -> dict[str, Any]:
     that fails on its own is not rerun (DVC's cache and the trainers' resume make a manual
     rerun cheap)."""
     log = get_run_logger()
-    env = {**os.environ, **({PARENT_ENV: parent_run_id} if parent_run_id else {})}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.Popen([_dvc(), "repro", "--single-item", stage], cwd=PROJECT, env=env,
+    env = with_bin({**os.environ, **({PARENT_ENV: parent_run_id} if parent_run_id else {})})
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--single-item", stage], cwd=PROJECT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in proc.stdout:  # DVC and the stage's progress, live in the Prefect log
@@ -83,14 +76,12 @@ def open_parent_run(params: Params, flow_run_name: str, changes: list[str]) -> s
         return None
     from mlflow import MlflowClient
 
-    from t1core.identity import run_identity
-    from t1core.tracking.mlflow_run import flatten
+    from t1core.tracking.mlflow_run import experiment_id, flatten, identity_tags
 
     client = MlflowClient(params.tracking.mlflow_uri)
-    exp = client.get_experiment_by_name(params.tracking.experiment)
-    exp_id = exp.experiment_id if exp else client.create_experiment(params.tracking.experiment)
-    tags = {f"t1.{k}": str(v) for k, v in run_identity(params).items()} | {"t1.stage": "pipeline", "t1.changes": " ".join(changes)}
-    run_id = client.create_run(exp_id, run_name=f"pipeline:{flow_run_name}", tags=tags).info.run_id
+    tags = identity_tags(params, "pipeline") | {"t1.changes": " ".join(changes)}
+    exp = experiment_id(client, params.tracking.experiment)
+    run_id = client.create_run(exp, run_name=f"pipeline:{flow_run_name}", tags=tags).info.run_id
     for key, value in flatten(params.model_dump(mode="json")).items():
         client.log_param(run_id, key, value)
     return run_id

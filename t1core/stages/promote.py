@@ -83,7 +83,12 @@ def evaluated_models(params: Params) -> list[Evaluated]:
 
 
 def _evaluated(path: Path) -> Evaluated:
-    report = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(str(path), e.lineno, None, f"not valid JSON: {e.msg}") from None
+    if not isinstance(report, dict):
+        raise DataError(str(path), 1, None, f"expected a JSON object, got {type(report).__name__}")
     for field in ("checkpoint", "model_path", "data", "greedy"):
         if field not in report:
             raise DataError(str(path), 0, field, "missing from the evaluation report")

@@ -27,6 +27,17 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def identity_tags(params: Params, stage: str) -> dict[str, str]:
+    """The tags every t1 run carries: run identity (`t1.config_hash`, ...) and `t1.stage`."""
+    return {f"t1.{k}": str(v) for k, v in run_identity(params).items()} | {"t1.stage": stage}
+
+
+def experiment_id(client: Any, name: str) -> str:
+    """The id of experiment `name` (created if missing), through an MlflowClient."""
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found else client.create_experiment(name)
+
+
 class StageRun:
     def __init__(self, params: Params, stage: str, enabled: bool = True):
         self.params, self.stage = params, stage
@@ -41,7 +52,7 @@ class StageRun:
         self._mlflow = mlflow
         mlflow.set_tracking_uri(self.params.tracking.mlflow_uri)
         mlflow.set_experiment(self.params.tracking.experiment)
-        tags = {f"t1.{k}": str(v) for k, v in run_identity(self.params).items()} | {"t1.stage": self.stage}
+        tags = identity_tags(self.params, self.stage)
         if os.environ.get(PARENT_ENV):
             tags["mlflow.parentRunId"] = os.environ[PARENT_ENV]
         mlflow.start_run(run_name=self.stage, tags=tags)

@@ -12,6 +12,7 @@ from typing import Any
 
 from t1core.config import Params
 from t1core.tracking.gate import GateResult
+from t1core.tracking.mlflow_run import experiment_id
 
 METRIC_PREFIX = "t1.metric."
 
@@ -48,10 +49,9 @@ class ModelRegistry:
 
     def _artifact_run(self, checkpoint: str, model_dir: Path, report: Path, numbers: dict[str, float], parent: str | None) -> str:
         """A finished run holding `model/` (the HF directory), the report and the gate numbers."""
-        experiment = self.client.get_experiment_by_name(self.params.tracking.experiment)
-        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(self.params.tracking.experiment)
         tags = {"t1.stage": f"register:{checkpoint}", **({"mlflow.parentRunId": parent} if parent else {})}
-        run_id = self.client.create_run(experiment_id, run_name=f"register:{checkpoint}", tags=tags).info.run_id
+        exp = experiment_id(self.client, self.params.tracking.experiment)
+        run_id = self.client.create_run(exp, run_name=f"register:{checkpoint}", tags=tags).info.run_id
         self.client.log_artifacts(run_id, str(model_dir), artifact_path="model")
         self.client.log_artifact(run_id, str(report))
         for key, value in numbers.items():

@@ -113,3 +113,6 @@ def test_promote_errors_name_what_is_missing(project):
     _checkpoint(project, "sft", b"w", GOOD)
     res = CliRunner().invoke(app, ["--set", "tracking.mlflow_uri=sqlite:///m.db", "--set", "promote.candidate=rl_9pct", "promote"])
     assert res.exit_code == 2 and "promote.candidate: 'rl_9pct' was not evaluated" in res.output
+    (project / "reports/eval/sft/report.json").write_text('{"checkpoint": "sft",\n "greedy": }')
+    res = CliRunner().invoke(app, ["--set", "tracking.mlflow_uri=sqlite:///m.db", "promote"])
+    assert res.exit_code == 2 and "reports/eval/sft/report.json:2: not valid JSON" in res.output
