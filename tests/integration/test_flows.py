@@ -191,17 +191,32 @@ def test_two_runs_of_one_workspace_queue(stack):
 
 def test_a_stage_blocked_by_another_dvc_command_is_retried(stack):
     """DVC's lock held by another command (here: a lock entry owned by a live `sleep`, in DVC's own rwlock
-    file) fails the stage's first attempt; the task retries after 20 s and completes."""
+    file) fails the stage's first attempt; once the holder is gone the task's retry completes."""
     root, _, api, _ = stack
-    holder = subprocess.Popen(["sleep", "12"])
+    holder = subprocess.Popen(["sleep", "600"])
     threading.Thread(target=holder.wait, daemon=True).start()  # reaped when it ends: a zombie would hold the lock forever
     entry = {"pid": holder.pid, "cmd": "dvc repro (another terminal)"}
     (root / ".dvc/tmp").mkdir(exist_ok=True)
     (root / ".dvc/tmp/rwlock").write_text(json.dumps({"write": {str(root / "metrics/curate.json"): entry}, "read": {}}))
     deployment = _api(f"{api}/deployments/name/t1-curate/curate")
     run = _api(f"{api}/deployments/{deployment['id']}/create_flow_run", {"parameters": {"run": {"seed": 8}}})
+    try:
+        _wait_blocked(api, run["id"])
+    finally:
+        holder.kill()
     run = _wait_final(api, run["id"], timeout=300)
     assert run["state"]["type"] == "COMPLETED"
     tasks = _api(f"{api}/task_runs/filter", {"task_runs": {"flow_run_id": {"any_": [run["id"]]}}})
     curate = next(t for t in tasks if t["name"] == "curate")
     assert curate["run_count"] == 2  # one blocked attempt, one retry
+
+
+def _wait_blocked(api: str, run_id: str, timeout: float = 180) -> None:
+    """Until the flow run's `curate` task has failed once and waits for its retry."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tasks = _api(f"{api}/task_runs/filter", {"task_runs": {"flow_run_id": {"any_": [run_id]}}})
+        if any(t["name"] == "curate" and t["run_count"] >= 1 and t["state_type"] == "SCHEDULED" for t in tasks):
+            return
+        time.sleep(1)
+    raise TimeoutError(f"the curate task of {run_id} never waited for a retry")
