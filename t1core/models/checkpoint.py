@@ -2,20 +2,30 @@
 
 A checkpoint directory holds the DeepSpeed engine state (`ds/`: weights, optimizer,
 scheduler), HF-format weights (`hf/`, safetensors, with the tokenizer), any extra
-models (e.g. the RL reference, `reference/`) and `state.json` (the trainer's own
-state plus the torch RNG). It is written under `<name>.tmp` and renamed, so a
-directory without `.tmp` that holds state.json is complete.
+models (e.g. the RL reference, `reference/`), `state.json` (the trainer's own
+state plus the torch RNG) and `manifest.json` (size and SHA-256 of every other file).
+
+Writing is atomic: everything goes under `<name>.tmp`, every file is fsynced, the
+manifest is written last, then the directory is renamed and its parent fsynced. A
+SIGKILL at any point leaves either the previous checkpoints alone or a `.tmp`
+directory that is never read. Reading verifies the manifest: a checkpoint with a
+missing, truncated or altered file is skipped with a message naming the file, and
+the newest one that verifies is used.
 """
 
 import base64
+import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+MANIFEST = "manifest.json"
 
 
 def _barrier() -> None:
@@ -38,6 +48,7 @@ def write_checkpoint(
         tmp.mkdir(parents=True)
     _barrier()
     engine.save_checkpoint(str(tmp), tag="ds")
+    _barrier()  # every rank's shards are on disk before rank 0 hashes them
     if _is_rank0():
         engine.module.save_pretrained(tmp / "hf", safe_serialization=True)
         if tokenizer is not None:  # so a resumed run tokenizes exactly as before
@@ -46,10 +57,67 @@ def write_checkpoint(
             model.save_pretrained(tmp / name, safe_serialization=True)
         rng = base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode()
         (tmp / "state.json").write_text(json.dumps({**state, "rng": rng}))
+        _seal(tmp)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
+        _fsync_dir(final.parent)
     _barrier()
     return final
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _seal(root: Path) -> None:
+    """fsync every file and directory under `root`, then write the manifest (itself fsynced) last."""
+    files = _files(root)
+    for f in files:
+        with open(f, "rb+") as fh:
+            os.fsync(fh.fileno())
+    manifest = {str(f.relative_to(root)): {"bytes": f.stat().st_size, "sha256": _sha256(f)} for f in files}
+    with open(root / MANIFEST, "w") as fh:
+        json.dump(manifest, fh, indent=0, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    for d in {f.parent for f in files} | {root}:
+        _fsync_dir(d)
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at `path` cannot be used (naming the file), or None when every file matches its manifest."""
+    path = Path(path)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except FileNotFoundError:
+        return f"{path / MANIFEST}: missing (an incomplete checkpoint, or one written before manifests)"
+    except (ValueError, UnicodeDecodeError) as e:
+        return f"{path / MANIFEST}: unreadable ({e})"
+    for rel, want in manifest.items():
+        f = path / rel
+        if not f.is_file():
+            return f"{f}: missing"
+        if f.stat().st_size != want["bytes"]:
+            return f"{f}: {f.stat().st_size} bytes, the manifest says {want['bytes']}"
+        if _sha256(f) != want["sha256"]:
+            return f"{f}: SHA-256 differs from the manifest"
+    return None
 
 
 def read_checkpoint(engine: Any, path: Path) -> dict[str, Any]:
@@ -62,15 +130,28 @@ def read_checkpoint(engine: Any, path: Path) -> dict[str, Any]:
 
 
 def complete_checkpoints(ckpt_dir: Path, prefix: str = "step_") -> list[Path]:
-    """Complete checkpoints (renamed directories holding state.json), oldest first."""
+    """Renamed checkpoint directories (not `.tmp`) holding state.json, oldest first; contents not yet verified."""
     return sorted(
         p for p in Path(ckpt_dir).glob(f"{prefix}*") if not p.name.endswith(".tmp") and (p / "state.json").is_file()
     )
 
 
+def verified_checkpoints(ckpt_dir: Path, prefix: str = "step_") -> list[Path]:
+    """Complete checkpoints whose files match their manifest, oldest first; each one skipped is reported on stderr."""
+    good = []
+    for path in complete_checkpoints(ckpt_dir, prefix):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            good.append(path)
+        elif _is_rank0():
+            print(f"t1: skipping checkpoint {path}: {problem}", file=sys.stderr)
+    return good
+
+
 def latest_checkpoint(ckpt_dir: Path, prefix: str = "step_") -> Path | None:
-    done = complete_checkpoints(ckpt_dir, prefix)
-    return done[-1] if done else None
+    """The newest checkpoint that verifies (a corrupt newer one is skipped with a message), or None."""
+    good = verified_checkpoints(ckpt_dir, prefix)
+    return good[-1] if good else None
 
 
 def prune(ckpt_dir: Path, keep: int, prefix: str = "step_") -> None:

@@ -59,4 +59,21 @@ def make_engine(model: Any, optimizer: Any, scheduler: Any, cfg: DeepSpeedConfig
     engine, _, _, _ = deepspeed.initialize(
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config(cfg, grad_clip, dtype)
     )
+    engine.checkpoint_engine.load = weights_only_load
     return engine
+
+
+def weights_only_load(path: str, map_location: Any = None) -> Any:
+    """DeepSpeed's checkpoint reads, without pickle: tensors, dicts, lists and numbers only (DeepSpeed's own
+    loader passes weights_only=False, so a crafted `ds/*.pt` could run code on resume)."""
+    with torch.serialization.safe_globals(_deepspeed_state_classes()):
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def _deepspeed_state_classes() -> list[Any]:
+    """The plain-data DeepSpeed classes that ZeRO-1/2/3 optimizer states pickle (found by loading each stage's files)."""
+    from deepspeed.runtime.fp16.loss_scaler import DynamicLossScaler, LossScaler
+    from deepspeed.runtime.zero.config import ZeroStageEnum
+    from deepspeed.utils.tensor_fragment import fragment_address
+
+    return [LossScaler, DynamicLossScaler, ZeroStageEnum, fragment_address]

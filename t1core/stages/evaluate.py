@@ -23,7 +23,7 @@ from t1core.data.records import DataError, Problem
 from t1core.eval.evaluator import EvalResult, evaluate_model
 from t1core.eval.report import plot_scaling, scaling_rows, write_result
 from t1core.grading import Grader
-from t1core.models.checkpoint import complete_checkpoints
+from t1core.models.checkpoint import checkpoint_problem, complete_checkpoints
 from t1core.models.factory import load_pretrained
 from t1core.rollout import make_rollout_engine
 from t1core.stages.common import write_stage_metrics
@@ -64,6 +64,8 @@ def checkpoints(params: Params) -> list[tuple[str, Path, dict[str, Any]]]:
     rounds = complete_checkpoints(models / "rl" / "checkpoints", "round_")
     picked = [("sft", sft, {})]
     for r in pick_rounds(len(rounds), params.eval.rl_fractions):
+        if (problem := checkpoint_problem(rounds[r - 1])) is not None:
+            raise DataError(str(rounds[r - 1]), 0, None, f"corrupt RL round checkpoint ({problem}); rerun `t1 rl`")
         share = r / len(rounds)
         picked.append((f"rl_{round(100 * share)}pct", rounds[r - 1] / "hf", {"round": r, "fraction": round(share, 3)}))
     return picked

@@ -71,8 +71,13 @@ def test_resume_gives_the_same_next_losses(tok, tmp_path):
 
 
 def test_incomplete_checkpoint_is_ignored(tmp_path):
+    from t1core.models.checkpoint import _seal
+
     (tmp_path / "step_0000005.tmp").mkdir(parents=True)
     (tmp_path / "step_0000002").mkdir()
     (tmp_path / "step_0000002" / "state.json").write_text("{}")
+    _seal(tmp_path / "step_0000002")
+    (tmp_path / "step_0000003").mkdir()
+    (tmp_path / "step_0000003" / "state.json").write_text("{}")  # no manifest: never finished sealing
     (tmp_path / "step_0000004").mkdir()  # no state.json: not complete
     assert latest_checkpoint(tmp_path).name == "step_0000002"
