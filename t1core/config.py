@@ -118,7 +118,7 @@ class GradingConfig(_Section):
     mode: Literal["strict", "lenient"] = Field(
         "strict", description="strict: the answer must be marked (boxed / #### / 'the answer is'); lenient: also the last expression"
     )
-    timeout_s: float = Field(5.0, gt=0, description="hard wall-clock limit per graded item, seconds (works off the main thread)")
+    timeout_s: float = Field(4.0, gt=0, description="hard wall-clock limit per graded item, seconds, from when the math-verify worker is ready (works off the main thread)")
     max_answer_chars: int = Field(1000, ge=1, description="extracted answers longer than this are graded wrong without parsing")
 
 
@@ -139,6 +139,8 @@ class ModelConfig(_Section):
     def _check(self) -> "ModelConfig":
         if self.kind == "hf" and not self.path:
             raise ValueError("model.kind 'hf' needs model.path")
+        if self.kind == "hf" and self.path.startswith((".", "/", "~")) and not Path(self.path).expanduser().is_dir():
+            raise ValueError(f"model.path {self.path!r} is not a directory (a local HF checkpoint, or a hub id like org/name)")
         if self.kind == "tiny" and self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
         return self
@@ -191,6 +193,10 @@ class RLConfig(_Section):
     penalty_overlong: bool = Field(True, description="-1 when no end-of-response within max_new_tokens")
     penalty_repetition: bool = Field(True, description="-1 when n-gram repetition exceeds the threshold")
     penalty_garbage: bool = Field(True, description="-1 for undecodable or non-math junk")
+    penalty_spam: bool = Field(True, description="-1 when a response marks more than max_answer_marks answers (boxed, ####, 'the answer is')")
+    penalty_padding: bool = Field(True, description="-1 when a response holds a run of padding_run or more identical characters (filler up to the length limit)")
+    max_answer_marks: int = Field(2, ge=1, description="answer marks a response may hold before it counts as answer spamming")
+    padding_run: int = Field(40, ge=2, description="identical characters in a row that count as padding")
     penalty_mode: Literal["replace", "add"] = Field("replace", description="penalty replaces the reward, or is added to it")
     repetition_ngram: int = Field(12, ge=2, description="token n-gram size of the repetition measure")
     repetition_threshold: float = Field(0.5, gt=0, lt=1, description="repetitive when 1 - distinct/total n-grams exceeds this")

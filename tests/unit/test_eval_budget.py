@@ -95,7 +95,7 @@ def test_report_schema_on_a_tiny_model(tok, model, grader, tmp_path):
     assert rep["n"] == 3 and set(rep) >= {"greedy", "sampled", "budgets", "by_subject", "by_level"}
     for blk in (rep["greedy"], rep["sampled"]):
         assert set(blk) >= {"accuracy", "mean_tokens", "no_answer_rate", "penalty_rates", "wait_rate", "self_corrected_rate"}
-        assert set(blk["penalty_rates"]) == {"overlong", "repetitive", "garbage"}
+        assert set(blk["penalty_rates"]) == {"overlong", "repetitive", "garbage", "spam", "padding"}
     assert set(rep["sampled"]) >= {"pass@1", "pass@2", "maj@2", "n_samples", "temperature"}
     assert [r["budget"] for r in rep["budgets"]] == [4, 8]
     assert rep["by_subject"]["arith"]["n"] == 2 and rep["by_level"]["2"]["n"] == 2

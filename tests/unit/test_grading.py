@@ -218,3 +218,73 @@ def test_time_limit_holds_off_main_thread():
 def test_bad_mode_is_rejected():
     with pytest.raises(ValueError, match="mode"):
         Grader(mode="fuzzy")
+
+
+# --- issue #9: adversarial model outputs, graded with the default settings ---------------------------------
+
+ADVERSARIAL = [  # (id, response, gold, correct)
+    ("power tower", r"\boxed{10^{10^{10^{10}}}}", "1", False),
+    ("5,000 nested braces", "\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}", "1", False),
+    ("5,000 unclosed braces", "{" * 5000 + "1", "1", False),
+    ("100 different boxed answers", "".join(f"\\boxed{{{i}}}" for i in range(100)), "99", False),
+    ("1 MB of digits", "1" * 1_000_000, "1", False),
+    ("1 MB of digits boxed", "\\boxed{" + "1" * 1_000_000 + "}", "1", False),
+    ("1 MB answer-is", "The answer is " + "1" * 1_000_000, "1", False),
+    ("Cyrillic Ze for 3", "\\boxed{З}", "3", False),
+    ("letter O for 0", "\\boxed{O}", "0", False),
+    ("letter l for 1", "\\boxed{l}", "1", False),
+    ("fullwidth digits", "\\boxed{４２}", "42", True),  # Unicode decimal digits are read as the digits they are
+    ("mathematical bold digits", "\\boxed{𝟒𝟐}", "42", True),
+    ("box never closes", r"\boxed{\frac{1}{2", "1/2", False),
+    ("200,000 boxes never close", "\\boxed{" * 200_000, "1", False),
+    ("200,000 bare boxes", "\\boxed " * 200_000, "1", False),
+    ("\\left( never closes", "\\boxed{\\left( 1" + "\\left(" * 10_000, "1", False),
+    ("\\begin never ends", r"\boxed{\begin{pmatrix} 1 & 2", "1", False),
+    ("100,000 dollar signs", "$" * 100_000 + r"\boxed{1}", "1", True),
+]
+
+
+@pytest.fixture(scope="module", params=["strict", "lenient"])
+def default_grader(request):
+    from t1core.config import GradingConfig
+
+    with Grader.from_config(GradingConfig(mode=request.param)) as g:
+        assert g.is_checkable(r"\sqrt{2}")  # a warm worker, as during RL and eval
+        yield g
+
+
+@pytest.mark.parametrize("case,response,gold,correct", ADVERSARIAL, ids=[c[0] for c in ADVERSARIAL])
+def test_adversarial_outputs_are_graded_within_5s(default_grader, case, response, gold, correct):
+    t = time.monotonic()
+    r = default_grader(response, gold)
+    assert time.monotonic() - t < 5.0
+    assert r.correct is correct, r
+    assert default_grader(r"\boxed{\frac{2}{4}}", "0.5").correct  # and the grader still works after it
+
+
+@pytest.mark.parametrize(
+    "response,gold,correct,reason",
+    [
+        (r"\boxed{3} or \boxed{4}", "4", False, "conflicting_answers"),  # hedging: no credit though the last is right
+        (r"\boxed{4} then \boxed{3}", "4", False, "mismatch"),
+        (r"$\boxed{15\frac{39}{40}}$, or $\boxed{\frac{639}{40}}$", r"\frac{639}{40}", True, "match:exact"),  # MATH500 #452
+        (r"\boxed{4} \boxed{ 4 } \boxed{4.0}", "4", True, "match:numeric"),  # one answer, restated
+        ("".join(rf"\boxed{{{i}}}" for i in (1, 2, 3, 4)), "4", False, "conflicting_answers"),  # spam: nothing parsed
+    ],
+)
+def test_several_different_boxed_answers_earn_no_credit(strict, response, gold, correct, reason):
+    r = strict(response, gold)
+    assert (r.correct, r.reason) == (correct, reason)
+
+
+def test_one_time_budget_covers_every_worker_call_of_an_item():
+    """Two slow comparisons of one item share its limit: the second gets what is left (nothing)."""
+    from t1core.grading.worker import Budget
+
+    with Grader(timeout_s=1.0) as g:
+        assert g.is_checkable(r"\sqrt{2}")
+        tower = r"10^{10^{10^{10^{%d}}}}"
+        budget, t = Budget(1.0), time.monotonic()
+        assert g.equivalent(tower % 10, tower % 9, budget) == (False, "timeout")
+        assert g.equivalent(tower % 10, tower % 8, budget) == (False, "timeout")
+        assert time.monotonic() - t < 1.5

@@ -7,7 +7,8 @@ import torch
 
 from t1core.config import RLConfig
 from t1core.rl import objectives as obj
-from t1core.rl.penalties import PenaltyFlags, flags, is_garbage, repetition_fraction
+from t1core.grading.extract import count_answer_marks
+from t1core.rl.penalties import KINDS, PenaltyFlags, flags, is_garbage, longest_run, repetition_fraction
 
 
 def test_rloo_advantages_of_a_four_sample_group():
@@ -94,9 +95,47 @@ def test_each_penalty_fires_on_a_crafted_response_and_stays_silent_on_a_clean_on
     assert not is_garbage("Check: 7*53=371 ok\nSo the answer is \\boxed{7}.")
 
 
+TRACE = "x=3: 27-9-30+6=0\nCheck: 3^3-3^2-10*3+6=0 ok\nSo the answer is \\boxed{3}.\nVerify: ok"
+
+
+@pytest.mark.parametrize(
+    "text,kind",
+    [
+        (TRACE + " \\boxed{3} \\boxed{3}", "spam"),  # the same answer marked three times
+        ("\\boxed{1} \\boxed{2} \\boxed{3}", "spam"),  # a shotgun over candidates
+        ("#### 3\nthe answer is 3.\n\\boxed{3}", "spam"),  # mixed marks count together
+        (TRACE + " " * 300, "padding"),  # filler up to the length limit
+        (TRACE + "\n" * 40, "padding"),
+        ("0" * 40 + " so \\boxed{3}", "padding"),
+    ],
+)
+def test_reward_hacking_guards_fire(text, kind):
+    fired = flags(list(range(len(text))), text, True, RLConfig())
+    assert getattr(fired, kind) and fired.value(RLConfig()) == -1.0
+    assert fired.value(RLConfig(**{f"penalty_{kind}": False})) == 0.0
+
+
+def test_reward_hacking_guards_stay_silent_on_clean_answers():
+    cfg = RLConfig()
+    for text in (TRACE, "So the answer is \\boxed{3}. Restated: \\boxed{3}", "x = 10000000000 (ten zeros)", "####  7"):
+        fired = flags(list(range(len(text))), text, True, cfg)
+        assert not (fired.spam or fired.padding), text
+    assert count_answer_marks(TRACE) == 1 and count_answer_marks("the answer is \\boxed{5}") == 1
+    assert longest_run("") == 0 and longest_run("a" + " " * 39 + "b") == 39
+
+
+def test_the_guards_reach_eval_through_the_same_detectors():
+    from t1core.eval import evaluator
+    from t1core.rl import trainer
+
+    assert evaluator.penalties.flags is flags and trainer.flags is flags and set(KINDS) >= {"spam", "padding"}
+
+
 def test_penalty_switches():
     fired = PenaltyFlags(overlong=True, repetitive=False, garbage=False)
     assert fired.value(RLConfig()) == -1.0
     assert fired.value(RLConfig(penalty_overlong=False)) == 0.0
     assert PenaltyFlags(False, True, True).value(RLConfig(penalty_repetition=False)) == -1.0  # garbage still on
     assert PenaltyFlags(False, False, False).value(RLConfig()) == 0.0
+    assert PenaltyFlags(False, False, False, spam=True).value(RLConfig()) == -1.0
+    assert PenaltyFlags(False, False, False, padding=True).value(RLConfig(penalty_padding=False)) == 0.0
