@@ -59,6 +59,43 @@ def test_every_row_is_accounted_for(project, tmp_path):
     assert [(r["file"], r["line"]) for r in q] == [(str(src), 6)]
 
 
+# the issue-#9 corpus in one benchmark-format file: (line bytes, what happens to it)
+CORPUS = [
+    (b'{"id": "a", "problem": "What is 2+3?", "answer": "5"}', "kept"),
+    (b'{"id": "a", "problem": "What is 7+8?", "answer": "15"}', "dropped: duplicate_id"),
+    (b'{"id": "b", "problem": "' + b"x" * 1_000_000 + b'", "answer": "1"}', "dropped: problem_too_long"),
+    (b'{"id": "c", "problem": "What is 9+9?", "answer": ["18"]}', "quarantined: answer"),
+    (b'{"id": "d", "problem": "What is 4+4?", "answer": "8", "hint": "add"}', "quarantined: hint"),
+    (b'{"id": "e", "answer": "8"}', "quarantined: problem"),
+    (b'{"id": "f", "problem": "caf\xc3\xa9 \xff", "answer": "1"}', "quarantined: None"),
+    (b"", "blank"),
+    (b'{"id": "g", "problem": "What is 6+6?", "answer": "12"}', "kept"),
+    (b'{"id": "h", "problem": "What is 1+', "quarantined: None"),  # truncated last line, no newline
+]
+
+
+def test_bad_input_corpus_is_counted_or_quarantined_never_lost(project, tmp_path):
+    src = tmp_path / "corpus.jsonl"
+    src.write_bytes(b"\n".join(line for line, _ in CORPUS))
+    spec = f"data.sources=[{{name: c, kind: benchmark, path: {src}}}]"
+    res = CliRunner().invoke(app, ["--set", spec, "--set", "data.quarantine=true", "curate"])
+    assert res.exit_code == 0, res.output
+    m = json.loads((project / "metrics/curate.json").read_text())["sources"]["c"]
+    assert m["loaded"] == 4 and m["kept"] == 2
+    assert m["dropped"] == {"duplicate_id": 1, "problem_too_long": 1}
+    quarantined = [(i + 1, fate.split(": ")[1]) for i, (_, fate) in enumerate(CORPUS) if fate.startswith("quarantined")]
+    q = _read(project / "data/curated/quarantine.jsonl")
+    assert [(r["line"], str(r["field"])) for r in q] == quarantined and {r["file"] for r in q} == {str(src)}
+    assert m["kept"] + sum(m["dropped"].values()) + len(q) + 1 == len(CORPUS)  # + the blank line
+    # without the quarantine the first bad row stops the stage, naming file, line and field
+    res = CliRunner().invoke(app, ["--set", spec, "curate"])
+    assert res.exit_code == 2 and f"{src}:4: field 'answer': expected str/int/float, got list" in res.output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    res = CliRunner().invoke(app, ["--set", f"data.sources=[{{name: e, kind: benchmark, path: {empty}}}]", "curate"])
+    assert res.exit_code == 2 and f"{empty}:0: empty file" in res.output
+
+
 def test_bad_source_without_quarantine_fails_naming_the_line(project, tmp_path):
     src = tmp_path / "src.jsonl"
     src.write_text('{"problem": "p", "solution": "s"}\n{"problem": "p", "sol": "s"}\n')

@@ -63,6 +63,7 @@ def test_overrides_are_typed():
         ("rl.temperature=0", "rl.temperature"),
         ("rl.unknown=1", "rl.unknown"),
         ("model.kind=hf", "model"),
+        ("model.path=/no/such/model", "model"),  # with kind=hf below: a missing local checkpoint
         ("model.num_heads=5", "model"),
         ("data.procedural.levels=[0, 9]", "data.procedural"),
         ("grading.mode=fuzzy", "grading.mode"),
@@ -70,7 +71,7 @@ def test_overrides_are_typed():
 )
 def test_bad_values_name_the_field(override, field):
     with pytest.raises(ConfigError) as e:
-        load_params(REPO_PARAMS, overrides=[override])
+        load_params(REPO_PARAMS, overrides=[*(["model.kind=hf"] if override.startswith("model.path") else []), override])
     assert f"{field}:" in str(e.value)
     assert f"--set {override}" in str(e.value)
 
