@@ -51,17 +51,10 @@ def _run_stage(ctx: typer.Context, stage: str) -> None:
 
 
 def _finish_distributed() -> None:
-    """In a torchrun/deepspeed launch, wait for every rank and close the process group before exiting.
+    if "torch" in sys.modules:  # stages that never loaded torch have no process group to close
+        from t1core.models.engine import finish_distributed
 
-    Without it a rank that finishes first (SFT's non-zero ranks skip saving and metrics) exits while
-    rank 0 still holds gloo connections, and can abort in the process group's destructor."""
-    if "torch" not in sys.modules:
-        return
-    import torch.distributed as dist
-
-    if dist.is_initialized() and dist.get_world_size() > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+        finish_distributed()
 
 
 def _stage_module(stage: str):

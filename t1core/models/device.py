@@ -16,6 +16,11 @@ def compute_device() -> torch.device:
     return torch.device("cpu")
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's weights are on."""
+    return next(model.parameters()).device
+
+
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     """The same batch with every tensor on `device` (non-blocking from pinned memory is not worth it at these sizes)."""
     return {k: v.to(device) for k, v in batch.items()}

@@ -35,6 +35,16 @@ def init_distributed(backend: str) -> tuple[int, int]:
     return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
+def finish_distributed() -> None:
+    """In a torchrun/deepspeed launch, wait for every rank and close the process group before exiting.
+
+    Without it a rank that finishes first (SFT's non-zero ranks skip saving and metrics) exits while
+    rank 0 still holds gloo connections, and can abort in the process group's destructor."""
+    if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def ds_config(cfg: DeepSpeedConfig, grad_clip: float, dtype: str) -> dict[str, Any]:
     zero: dict[str, Any] = {"stage": cfg.zero_stage}
     if cfg.offload_optimizer and cfg.zero_stage > 0:

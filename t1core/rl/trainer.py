@@ -32,7 +32,7 @@ from t1core.data.records import Problem
 from t1core.grading import Grader
 from t1core.models.chat import prompt_ids
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
-from t1core.models.device import to_device
+from t1core.models.device import model_device, to_device
 from t1core.rl import objectives as obj
 from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups, take_rows
 from t1core.rl.penalties import KINDS, flags
@@ -241,7 +241,8 @@ class RLTrainer:
 
     def resume(self, path: Path) -> None:
         self.state = RLState(**read_checkpoint(self.engine, path))
-        saved = type(self.reference).from_pretrained(Path(path) / "reference", dtype=next(self.reference.parameters()).dtype)
+        dtype = next(self.reference.parameters()).dtype
+        saved = type(self.reference).from_pretrained(Path(path) / "reference", dtype=dtype, use_safetensors=True)
         self.reference.load_state_dict(saved.state_dict())
 
 
@@ -249,7 +250,7 @@ class RLTrainer:
 def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:
     """Per-token log-probs [N, L-1] (on the CPU) of a padded batch's targets under `model` at `temperature`."""
     out = torch.zeros(batch["targets"].shape)
-    device = next(model.parameters()).device
+    device = model_device(model)
     for rows in chunk_rows(batch, max_tokens):
         mb = to_device(take_rows(batch, rows), device)
         logits = model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits

@@ -4,6 +4,7 @@ from typing import Any
 
 import torch
 
+from t1core.models.device import model_device
 from t1core.rollout.base import Rollouts, length_batches, sampling_temperature
 
 
@@ -28,7 +29,7 @@ class HFGenerateEngine:
 
     def _batch(self, model: Any, prompts: list[list[int]], idx: list[int], max_new: int, temp: float, top_p: float, out: Rollouts) -> None:
         width = max(len(p) for p in prompts)
-        device = next(model.parameters()).device
+        device = model_device(model)
         ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts], device=device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
         sampling = {"do_sample": False} if temp == 0 else {"do_sample": True, "temperature": temp, "top_p": top_p, "top_k": 0}
