@@ -137,6 +137,27 @@ def params(ctx: typer.Context) -> None:
     typer.echo(json.dumps({"config_hash": p.config_hash(), **p.model_dump(mode="json")}, indent=2))
 
 
+@app.command(name="tracking-sync")
+def tracking_sync(ctx: typer.Context) -> None:
+    """Upload the MLflow runs that stages buffered locally while the tracking server was unreachable."""
+    from t1core.tracking.buffer import buffer_dir, pending, sync
+
+    try:
+        uri = _params(ctx).tracking.mlflow_uri
+    except ConfigError as e:
+        _fail(str(e))
+    waiting = pending(uri)
+    if not waiting:
+        typer.echo(f"nothing buffered for {uri} in {buffer_dir()}")
+        return
+    try:
+        done = sync(uri)
+    except Exception as e:  # noqa: BLE001 - the server is still down: say so, keep the buffer
+        _fail(f"{len(waiting)} buffered run(s) stay in {buffer_dir()}: {str(e).splitlines()[0][:300]}", code=1)
+    for path, run_id in done:
+        typer.echo(f"uploaded {path.name} -> run {run_id}")
+
+
 @app.command()
 def grade(
     ctx: typer.Context,

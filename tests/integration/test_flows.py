@@ -67,6 +67,27 @@ def _wait_final(api: str, run_id: str, timeout: float = 900) -> dict:
     raise TimeoutError(f"flow run {run_id} still {run['state']['type']} after {timeout} s")
 
 
+def _listening(port: int) -> set[str]:
+    """The local addresses of the sockets listening on `port` (from /proc/net/tcp and tcp6), as hex."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).is_file():
+            continue
+        for row in Path(table).read_text().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+def test_servers_listen_on_loopback_only(stack):
+    _, _, api, mlflow_uri = stack
+    for url in (api, mlflow_uri):
+        port = int(url.split(":")[2].split("/")[0])
+        assert _listening(port) == {"0100007F"}, f"{url}: listening on {_listening(port)} (0100007F is 127.0.0.1)"
+
+
 def test_pipeline_run_from_the_rest_api_the_ui_uses(stack):
     root, env, api, mlflow_uri = stack
     deployment = _api(f"{api}/deployments/name/t1-pipeline/pipeline")

@@ -30,13 +30,14 @@ def stop(proc: subprocess.Popen, signals: tuple[int, ...] = (signal.SIGINT,), gr
 
 
 @contextmanager
-def mlflow_server(root: Path) -> Iterator[str]:
-    """`mlflow server` with a sqlite store and served artifacts under `root`; yields its URI."""
-    port, log = free_port(), root / "mlflow-server.log"
+def mlflow_server(root: Path, port: int | None = None) -> Iterator[str]:
+    """`mlflow server` with a sqlite store and served artifacts under `root`; yields its URI.
+    A second server on the same `root` and `port` serves the same runs (an outage and its recovery)."""
+    port, log = port or free_port(), root / "mlflow-server.log"
     root.mkdir(parents=True, exist_ok=True)
     cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts")]
-    with open(log, "w") as out:
+    with open(log, "a") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
     try:
         uri = f"http://127.0.0.1:{port}"
