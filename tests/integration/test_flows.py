@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -26,11 +27,18 @@ COPY = ("t1core", "flows", "profiles", "params.yaml", "dvc.yaml", ".dvcignore", 
 TINY_OVERRIDES = [TINY[i + 1] for i in range(0, len(TINY), 2)]
 
 
-def _api(url: str, body: dict | None = None) -> dict | list:
+def _api(url: str, body: dict | None = None, attempts: int = 6) -> dict | list:
+    """One REST call; a 502/503 (the server busy on 2 cores: seen once in CI) is retried, as Prefect's own client does."""
     req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"}, method="GET" if body is None else "POST")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
+    for attempt in range(1, attempts + 1):
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            if e.code not in (502, 503) or attempt == attempts:
+                raise
+            time.sleep(2 * attempt)
 
 
 @pytest.fixture(scope="module")
