@@ -35,11 +35,12 @@ run: install
 test: install browser
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# Debian's chromium for the Prefect UI test (playwright drives it; no browser download).
+# Debian's chromium for the Prefect UI test (playwright drives it; no browser download) and shellcheck
+# for the shell-script test.
 browser:
-	@command -v chromium >/dev/null || { echo "==> installing Debian's chromium (apt-get)"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "warning: could not install chromium; the Prefect UI test will be skipped"; }
+	@command -v chromium >/dev/null && command -v shellcheck >/dev/null || { echo "==> installing Debian's chromium and shellcheck (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck >/dev/null) \
+	  || echo "warning: could not install chromium/shellcheck; the Prefect UI and shellcheck tests will be skipped"; }
 
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

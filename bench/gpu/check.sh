@@ -22,7 +22,7 @@ stamp environment
 
 stamp tests/gpu
 python3 -m pytest -q -p no:cacheprovider -m gpu tests/gpu -o addopts="" 2>&1 | tail -25 | tee "$out/gpu_tests.txt"
-cat "$T1_GPU_REPORT" 2>/dev/null | python3 -c 'import json, sys; print(json.dumps({k: {a: b for a, b in v.items() if a not in ("losses", "cpu_torch")} for k, v in json.load(sys.stdin).items()}))'
+[ -f "$T1_GPU_REPORT" ] && python3 -c 'import json, sys; print(json.dumps({k: {a: b for a, b in v.items() if a not in ("losses", "cpu_torch")} for k, v in json.load(sys.stdin).items()}))' < "$T1_GPU_REPORT"
 
 stamp rollout bench
 for dtype in float32 bfloat16; do
@@ -31,8 +31,8 @@ for dtype in float32 bfloat16; do
   python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["dtype"], d["matmul_peak_gflops"], d["rows"])' "$out/rollout_cuda_$dtype.json" 2>/dev/null
 done
 stamp pipeline
-t1() { python3 -m t1core.cli --profile "$profile" --set tracking.enabled=false --set sft.max_minutes=$sft_min \
-  --set rl.max_minutes=$rl_min "$@"; }
+t1() { python3 -m t1core.cli --profile "$profile" --set tracking.enabled=false --set sft.max_minutes="$sft_min" \
+  --set rl.max_minutes="$rl_min" "$@"; }
 for stage in curate synthesize sft rl eval; do
   stamp "t1 $stage"
   t1 $stage > "$out/$stage.json" 2> "$out/$stage.err" || { echo "t1 $stage failed:"; tail -30 "$out/$stage.err"; break; }
@@ -41,4 +41,4 @@ done
 cp metrics/*.json reports/scaling.png "$out/" 2>/dev/null
 for r in reports/eval/*/report.json; do [ -f "$r" ] && cp "$r" "$out/eval_$(basename "$(dirname "$r")").json"; done
 tar czf "$dest/gpu_results.tgz" -C "$out" .
-stamp done
+stamp "done"

@@ -1,7 +1,12 @@
 """What can be checked of docker/ without a Docker engine: the compose file parses and is wired up."""
 
+import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,3 +38,52 @@ def test_compose_publishes_ports_on_loopback_only_and_holds_no_secrets():
         for key, value in (svc.get("environment") or {}).items():
             if "PASSWORD" in key or "TOKEN" in key:
                 assert str(value).startswith("${"), f"{name}: {key} must come from the environment"
+
+
+def _placeholders(node) -> set[str]:
+    """Every `{{ name }}` used anywhere in a job configuration."""
+    if isinstance(node, dict):
+        return set().union(*(_placeholders(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_placeholders(v) for v in node)) if node else set()
+    return set(re.findall(r"\{\{\s*(\w+)\s*\}\}", node)) if isinstance(node, str) else set()
+
+
+@pytest.mark.parametrize("pool", ["docker", "kubernetes"])
+def test_work_pool_templates_reference_exactly_their_variables(pool):
+    """Prefect's rule for base job templates: a variable only reaches the worker if job_configuration uses it."""
+    template = json.loads((REPO / "infra" / "prefect" / f"{pool}-pool.json").read_text())
+    assert set(template) == {"job_configuration", "variables"}
+    declared = set(template["variables"]["properties"])
+    assert _placeholders(template["job_configuration"]) == declared
+    assert template["variables"]["properties"]["image"]["default"] == "t1:gpu"
+
+
+def test_kubernetes_manifests_run_non_root_and_expose_nothing():
+    docs = list(yaml.safe_load_all((REPO / "infra" / "k8s" / "t1-servers.yaml").read_text()))
+    assert all({"apiVersion", "kind", "metadata"} <= set(d) and d["metadata"].get("name") for d in docs)
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in deployments} == {"prefect-server", "mlflow-server"}
+    for d in deployments:
+        pod = d["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+        assert d["spec"]["selector"]["matchLabels"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        for c in pod["containers"]:
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False and not c["image"].endswith(":latest")
+            mounts = {m["name"] for m in c.get("volumeMounts", [])}
+            assert mounts <= {v["name"] for v in pod.get("volumes", [])}
+    services = [d for d in docs if d["kind"] == "Service"]
+    assert services and all(s["spec"]["type"] == "ClusterIP" for s in services)
+    claims = {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    pool = json.loads((REPO / "infra" / "prefect" / "kubernetes-pool.json").read_text())
+    assert pool["variables"]["properties"]["project_claim"]["default"] in claims
+
+
+SCRIPTS = [".ci/run", "bench/gpu/check.sh", "infra/slurm/t1-multinode.sbatch"]
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed (`make test` installs it with apt-get)")
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_shell_scripts_pass_shellcheck(script):
+    res = subprocess.run(["shellcheck", str(REPO / script)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout
