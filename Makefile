@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test test-slow browser clean
+.PHONY: install run test test-slow browser bench-env clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing t1 (CPU torch: $(TORCH_SPEC))"
@@ -41,6 +41,11 @@ browser:
 	@command -v chromium >/dev/null && command -v shellcheck >/dev/null || { echo "==> installing Debian's chromium and shellcheck (apt-get)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck >/dev/null) \
 	  || echo "warning: could not install chromium/shellcheck; the Prefect UI and shellcheck tests will be skipped"; }
+
+# TRL and datasets for bench/rl_vs_trl.py only, outside the project's environment (PYTHONPATH=.cache/trl-site).
+bench-env: install
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --target .cache/trl-site \
+	  "trl==1.13.0" "datasets==5.0.1" "accelerate==1.15.0" "dill==0.4.1" "multiprocess==0.70.19" "xxhash==4.0.1"
 
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

@@ -1,0 +1,151 @@
+"""One RL step of t1 against TRL's GRPOTrainer: same model, prompts, K, batch and max length (issue #8).
+
+    make bench-env                                   # TRL + datasets into .cache/trl-site (benchmark env only)
+    PYTHONPATH=.cache/trl-site python bench/rl_vs_trl.py [--steps 4] [--out bench/results/rl_vs_trl.json]
+
+Both sides start from `models/sft/final` (run `make run` first) on the curated RL prompts
+(`data/curated/rl.jsonl`; TRL takes them in file order, t1 in its seeded per-epoch shuffle, so
+the prompts of a step differ: compare the mean response lengths reported with the times),
+with B = 16 prompts x K = 8 samples at temperature 1.2,
+at most 448 new tokens, lr 5e-5, fp32, the same 2 torch threads. Each side runs in its own
+process (separate peak RSS) with its own recommended loss:
+- t1: the T1 objective of params.yaml (RLOO on KL-shaped rewards, entropy bonus, EMA anchor,
+  penalties), rollouts from the lean KV-cache sampler;
+- TRL 1.13: GRPOTrainer defaults (DAPO token-level loss, beta = 0, group-scaled rewards),
+  rollouts from transformers `generate` (TRL's path without vLLM).
+Rewards on both sides come from t1's grader. A step is one optimizer update over 128
+sampled responses, including sampling and grading; the first step is reported apart
+(warm-up) and the rest summarised by median, min and max.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+B, K, TEMPERATURE, MAX_NEW, LR = 16, 8, 1.2, 448, 5e-5
+
+
+def _problems(n: int):
+    from t1core.data.jsonl import model_parser, read_jsonl
+    from t1core.data.records import Problem
+
+    rows = read_jsonl(Path("data/curated/rl.jsonl"), model_parser(Problem))
+    return [p for _, p in zip(range(n), rows)]
+
+
+def run_t1(steps: int) -> dict:
+    import torch
+
+    from t1core.config import load_params
+    from t1core.grading import Grader
+    from t1core.models.engine import make_engine
+    from t1core.models.factory import load_pretrained
+    from t1core.rl.trainer import RLTrainer
+    from t1core.rollout import make_rollout_engine
+
+    params = load_params("params.yaml", overrides=[f"rl.prompts_per_step={B}", f"rl.k={K}", f"rl.temperature={TEMPERATURE}",
+                                                   f"rl.max_new_tokens={MAX_NEW}", f"rl.lr={LR}", "tracking.enabled=false"])
+    cfg = params.rl
+    policy, tok = load_pretrained("models/sft/final", params.model)
+    reference, _ = load_pretrained("models/sft/final", params.model)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.95))
+    engine = make_engine(policy, optimizer, None, params.deepspeed, cfg.grad_clip, params.model.dtype)
+    with Grader.from_config(params.grading) as grader, tempfile.TemporaryDirectory() as tmp:
+        trainer = RLTrainer(engine, reference, tok, _problems(B * steps * 3), cfg, grader,
+                            make_rollout_engine(cfg.rollout_engine, tok), params.seed, Path(tmp))
+        rows = []
+        for _ in range(steps):
+            m = trainer.step()
+            rows.append({k: m[k] for k in ("step_s", "rollout_s", "grade_s", "ref_s", "update_s", "response_len", "accuracy")})
+    return {"steps": rows}
+
+
+def run_trl(steps: int) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from t1core.config import load_params
+    from t1core.grading import Grader
+    from t1core.models.factory import load_pretrained
+
+    params = load_params("params.yaml")
+    model, tok = load_pretrained("models/sft/final", params.model)
+    data = Dataset.from_list([{"prompt": [{"role": "user", "content": p.problem}], "answer": p.answer or ""}
+                              for p in _problems(B * steps)])
+    marks: list[float] = []
+
+    class StepClock(TrainerCallback):
+        def on_step_begin(self, *args, **kwargs):
+            marks.append(time.monotonic())
+
+        def on_step_end(self, *args, **kwargs):
+            marks.append(time.monotonic())
+
+    with Grader.from_config(params.grading) as grader, tempfile.TemporaryDirectory() as tmp:
+        def correctness(completions, answer, **_):
+            return [float(grader(c[0]["content"], a).correct) for c, a in zip(completions, answer)]
+
+        args = GRPOConfig(
+            output_dir=tmp, per_device_train_batch_size=B * K // 4, gradient_accumulation_steps=4, num_generations=K,
+            max_completion_length=MAX_NEW, temperature=TEMPERATURE, learning_rate=LR, max_steps=steps,
+            logging_steps=1, report_to="none", save_strategy="no", use_cpu=True, seed=params.seed, bf16=False,
+            dataloader_num_workers=0, shuffle_dataset=False,
+        )
+        trainer = GRPOTrainer(model=model, reward_funcs=correctness, args=args, train_dataset=data,
+                              processing_class=tok, callbacks=[StepClock()])
+        trainer.train()
+    logs = [h for h in trainer.state.log_history if "loss" in h]
+    times = [b - a for a, b in zip(marks[::2], marks[1::2])]
+    return {"steps": [{"step_s": t, "response_len": h.get("completions/mean_length"), "accuracy": h.get("reward")}
+                      for t, h in zip(times, logs)], "torch_threads": torch.get_num_threads()}
+
+
+def summary(rows: list[dict]) -> dict:
+    times = [r["step_s"] for r in rows[1:]] or [rows[0]["step_s"]]
+    return {"first_step_s": round(rows[0]["step_s"], 2), "median_step_s": round(statistics.median(times), 2),
+            "min_step_s": round(min(times), 2), "max_step_s": round(max(times), 2), "n_timed": len(times)}
+
+
+def child(side: str, steps: int) -> None:
+    out = run_t1(steps) if side == "t1" else run_trl(steps)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print("RESULT " + json.dumps(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--out", default="bench/results/rl_vs_trl.json")
+    ap.add_argument("--side", choices=["t1", "trl"], help=argparse.SUPPRESS)  # internal: one side per process
+    a = ap.parse_args()
+    if a.side:
+        child(a.side, a.steps)
+        return
+    report = {"config": {"prompts_per_step": B, "k": K, "temperature": TEMPERATURE, "max_new_tokens": MAX_NEW, "lr": LR,
+                         "steps": a.steps, "cores": os.cpu_count()}}
+    for side in ("t1", "trl"):
+        t0 = time.monotonic()
+        res = subprocess.run([sys.executable, __file__, "--side", side, "--steps", str(a.steps)], capture_output=True, text=True)
+        line = next((l for l in res.stdout.splitlines() if l.startswith("RESULT ")), None)
+        if res.returncode != 0 or line is None:
+            raise SystemExit(f"{side} failed ({res.returncode}):\n{res.stderr[-4000:]}")
+        report[side] = {**json.loads(line[len("RESULT "):]), "wall_s": round(time.monotonic() - t0, 1)}
+        report[side]["summary"] = summary(report[side]["steps"])
+        print(side, json.dumps(report[side]["summary"]), "peak RSS", report[side]["peak_rss_mb"], "MB", flush=True)
+    report["speedup_median"] = round(report["trl"]["summary"]["median_step_s"] / report["t1"]["summary"]["median_step_s"], 2)
+    print("t1 is", report["speedup_median"], "x faster per step (median)")
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
