@@ -20,11 +20,8 @@ CODE_PATHS = ("t1core", "flows", "profiles", "pyproject.toml")  # what `+dirty` 
 
 
 def _file_md5(path: Path) -> str:
-    h = hashlib.md5()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def dvc_md5(path: str | Path) -> str:
