@@ -7,7 +7,9 @@ stored as `t1.metric.*` tags on its registry version so a later gate can read th
 from dataclasses import dataclass
 from typing import Any
 
-RATES = ("no_answer_rate", "penalty_overlong", "penalty_repetitive", "penalty_garbage")
+from t1core.rl.penalties import KINDS
+
+RATES = ("no_answer_rate", *(f"penalty_{k}" for k in KINDS))
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def gate_numbers(report: dict[str, Any]) -> dict[str, float]:
         "accuracy": float(greedy["accuracy"]),
         "mean_tokens": float(greedy["mean_tokens"]),
         "no_answer_rate": float(greedy["no_answer_rate"]),
-        **{f"penalty_{k}": float(rates.get(k, 0.0)) for k in ("overlong", "repetitive", "garbage")},
+        **{f"penalty_{k}": float(rates.get(k, 0.0)) for k in KINDS},
     }
 
 
@@ -46,7 +48,8 @@ def promotion_gate(
     max_mean_tokens: float, same_data: bool = True,
 ) -> GateResult:
     """Length within budget; and, if a champion exists: same held-out data, accuracy >= champion + margin,
-    no format or penalty rate above the champion's + rate_tolerance."""
+    no format or penalty rate above the champion's + rate_tolerance. A rate the champion was registered
+    without (a penalty added after it) counts as 0 for the champion."""
     tokens = candidate["mean_tokens"]
     checks = [Check("length", tokens <= max_mean_tokens, f"mean greedy tokens {tokens:.1f} (budget {max_mean_tokens:g})")]
     if champion is None:
@@ -56,6 +59,6 @@ def promotion_gate(
     checks.append(Check("accuracy", candidate["accuracy"] >= need - 1e-12,
                         f"{candidate['accuracy']:.4f} vs champion {champion['accuracy']:.4f} + margin {margin:g}"))
     for rate in RATES:
-        limit = champion[rate] + rate_tolerance
+        limit = champion.get(rate, 0.0) + rate_tolerance
         checks.append(Check(rate, candidate[rate] <= limit + 1e-12, f"{candidate[rate]:.4f} (limit {limit:.4f})"))
     return GateResult(tuple(checks))

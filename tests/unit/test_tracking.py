@@ -9,7 +9,7 @@ from t1core.tracking.gate import gate_numbers, promotion_gate
 from t1core.tracking.manifest import dvc_md5, git_sha
 
 CHAMP = {"accuracy": 0.50, "mean_tokens": 150.0, "no_answer_rate": 0.02, "penalty_overlong": 0.01,
-         "penalty_repetitive": 0.0, "penalty_garbage": 0.0}
+         "penalty_repetitive": 0.0, "penalty_garbage": 0.0, "penalty_spam": 0.0, "penalty_padding": 0.0}
 
 
 def _gate(candidate, champion=CHAMP, margin=0.0, tol=0.01, budget=400, same=True):
@@ -23,7 +23,8 @@ def _failed(result):
 def test_gate_passes_an_equal_or_better_model_and_names_every_check():
     result = _gate(dict(CHAMP))
     assert result.passed and [c.name for c in result.checks] == [
-        "length", "same held-out data", "accuracy", "no_answer_rate", "penalty_overlong", "penalty_repetitive", "penalty_garbage"]
+        "length", "same held-out data", "accuracy", "no_answer_rate", "penalty_overlong", "penalty_repetitive", "penalty_garbage",
+        "penalty_spam", "penalty_padding"]
     assert "pass accuracy: 0.5000 vs champion 0.5000 + margin 0" in result.summary()
 
 
@@ -31,6 +32,8 @@ def test_gate_passes_an_equal_or_better_model_and_names_every_check():
     ({"accuracy": 0.519}, ["accuracy"]),  # below champion + margin 0.02
     ({"accuracy": 0.6, "no_answer_rate": 0.031}, ["no_answer_rate"]),  # tolerance 0.01 over 0.02
     ({"accuracy": 0.6, "penalty_garbage": 0.02}, ["penalty_garbage"]),
+    ({"accuracy": 0.6, "penalty_spam": 0.02}, ["penalty_spam"]),
+    ({"accuracy": 0.6, "penalty_padding": 0.011}, ["penalty_padding"]),
     ({"accuracy": 0.6, "mean_tokens": 401.0}, ["length"]),
 ])
 def test_gate_fails_on_each_regression(change, failed):
@@ -41,6 +44,12 @@ def test_gate_edges_are_inclusive():
     assert _gate({**CHAMP, "accuracy": 0.52}, margin=0.02).passed  # exactly champion + margin
     assert _gate({**CHAMP, "no_answer_rate": 0.03}).passed  # exactly champion + tolerance
     assert _gate({**CHAMP, "mean_tokens": 400.0}).passed  # exactly the budget
+
+
+def test_gate_reads_a_rate_the_champion_was_registered_without_as_zero():
+    old_champion = {k: v for k, v in CHAMP.items() if k not in ("penalty_spam", "penalty_padding")}
+    assert _gate({**CHAMP, "penalty_spam": 0.01}, champion=old_champion).passed  # 0 + tolerance 0.01
+    assert _failed(_gate({**CHAMP, "penalty_padding": 0.02}, champion=old_champion)) == ["penalty_padding"]
 
 
 def test_gate_without_a_champion_checks_length_only():
@@ -54,9 +63,11 @@ def test_gate_refuses_a_champion_scored_on_other_data():
 
 def test_gate_numbers_come_from_the_greedy_block():
     report = {"greedy": {"accuracy": 0.6, "mean_tokens": 120.5, "no_answer_rate": 0.1,
-                         "penalty_rates": {"overlong": 0.2, "repetitive": 0.0, "garbage": 0.05}}, "sampled": {"accuracy": 0.1}}
+                         "penalty_rates": {"overlong": 0.2, "repetitive": 0.0, "garbage": 0.05, "spam": 0.03}},
+              "sampled": {"accuracy": 0.1}}
     assert gate_numbers(report) == {"accuracy": 0.6, "mean_tokens": 120.5, "no_answer_rate": 0.1, "penalty_overlong": 0.2,
-                                    "penalty_repetitive": 0.0, "penalty_garbage": 0.05}
+                                    "penalty_repetitive": 0.0, "penalty_garbage": 0.05, "penalty_spam": 0.03,
+                                    "penalty_padding": 0.0}
 
 
 def test_dvc_md5_of_files_and_directories(tmp_path):
