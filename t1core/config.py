@@ -146,11 +146,36 @@ class ModelConfig(_Section):
         return self
 
 
+class TeacherConfig(_Section):
+    """The teacher-LLM producer (paper §SFT data): attempts, critique, merge, rewrite; prompts in t1core/synth/prompts.py."""
+
+    models: list[str] = Field(default=[], description="HF checkpoint dirs or hub ids that write attempts; the first also critiques and rewrites")
+    attempts: int = Field(4, ge=1, description="sampled attempts per problem from each teacher model")
+    temperature: float = Field(0.8, gt=0, description="sampling temperature of the attempts")
+    max_new_tokens: int = Field(512, ge=16, description="token budget of one attempt and of the rewrite")
+    critique_tokens: int = Field(128, ge=8, description="token budget of a critique or a verification (greedy)")
+    rewrite: bool = Field(True, description="rewrite the merged trace into a natural thinking style; a rewrite that loses the answer is not used (counted)")
+    engine: Literal["cpu", "hf"] = Field("hf", description="rollout engine the teacher generates with (cpu = lean sampler, Llama family)")
+    limit: int | None = Field(None, ge=1, description="SFT-pool problems sent to the teacher (None = all)")
+    batch_problems: int = Field(16, ge=1, description="problems per teacher batch (the progress bar's unit)")
+
+
 class SynthConfig(_Section):
+    producer: Literal["programmatic", "teacher", "reference"] = Field(
+        "programmatic",
+        description="programmatic: procedural families, exact slips and checks; teacher: an LLM writes the traces; reference: the data's own worked solutions",
+    )
     trial_and_error_fraction: float = Field(
         0.5, ge=0, le=1, description="share of traces whose first attempt carries a slip that a check exposes and a retry fixes"
     )
-    traces_per_problem: int = Field(1, ge=1, description="traces synthesized per SFT problem (each with its own slip draw)")
+    traces_per_problem: int = Field(1, ge=1, description="traces synthesized per SFT problem (each with its own slip draw; programmatic)")
+    teacher: TeacherConfig = TeacherConfig()
+
+    @model_validator(mode="after")
+    def _teacher_models(self) -> "SynthConfig":
+        if self.producer == "teacher" and not self.teacher.models:
+            raise ValueError("synth.producer 'teacher' needs synth.teacher.models (HF checkpoint dirs or hub ids)")
+        return self
 
 
 class DeepSpeedConfig(_Section):

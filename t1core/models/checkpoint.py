@@ -25,6 +25,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from t1core.models.engine import full_weights
+
 MANIFEST = "manifest.json"
 
 
@@ -49,8 +51,10 @@ def write_checkpoint(
     _barrier()
     engine.save_checkpoint(str(tmp), tag="ds")
     _barrier()  # every rank's shards are on disk before rank 0 hashes them
+    with full_weights(engine.module):  # ZeRO-3: every rank gathers, rank 0 writes the HF weights
+        if _is_rank0():
+            engine.module.save_pretrained(tmp / "hf", safe_serialization=True)
     if _is_rank0():
-        engine.module.save_pretrained(tmp / "hf", safe_serialization=True)
         if tokenizer is not None:  # so a resumed run tokenizes exactly as before
             tokenizer.save_pretrained(tmp / "hf")
         for name, model in (extra_models or {}).items():
@@ -66,11 +70,8 @@ def write_checkpoint(
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -7,6 +7,8 @@ and `deepspeed --num_gpus 2 ...` / `torchrun --nproc-per-node 2 ...` run the sam
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -71,6 +73,21 @@ def make_engine(model: Any, optimizer: Any, scheduler: Any, cfg: DeepSpeedConfig
     )
     engine.checkpoint_engine.load = weights_only_load
     return engine
+
+
+@contextmanager
+def full_weights(module: Any) -> Iterator[None]:
+    """Every parameter of `module` materialised for code that reads weights outside a forward pass (the lean
+    sampler, `save_pretrained`, the EMA anchor). A no-op unless ZeRO-3 partitioned them; otherwise collective:
+    every rank must enter (then rank 0 may evaluate or save alone inside)."""
+    partitioned = [p for p in module.parameters() if hasattr(p, "ds_id")]
+    if not partitioned:
+        yield
+        return
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(partitioned):
+        yield
 
 
 def weights_only_load(path: str, map_location: Any = None) -> Any:

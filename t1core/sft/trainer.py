@@ -20,6 +20,7 @@ from tqdm import tqdm
 from t1core.config import SFTConfig
 from t1core.models.checkpoint import prune, read_checkpoint, write_checkpoint
 from t1core.models.device import to_device
+from t1core.models.engine import full_weights
 from t1core.sft.data import Example, bucket_batches, collate
 
 
@@ -112,7 +113,8 @@ class SFTTrainer:
         return float(out.loss.detach())
 
     def _eval(self, final: bool) -> dict[str, Any]:
-        metrics = self.evaluate(self.engine.module, final) if self.rank == 0 else {}
+        with full_weights(self.engine.module):  # ZeRO-3: every rank gathers, rank 0 evaluates
+            metrics = self.evaluate(self.engine.module, final) if self.rank == 0 else {}
         record = {"step": self.state.step, "minutes": round(self.state.train_seconds / 60, 3), **metrics}
         self.state.evals.append(record)
         if self.rank == 0:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from t1core.config import Params
+from t1core.config import ConfigError, Params
 from t1core.data.jsonl import model_parser, read_jsonl, write_json
 from t1core.data.records import DataError, Problem
 from t1core.eval.accuracy import GREEDY_KEY, SAMPLED_KEY
@@ -35,6 +35,11 @@ def run(params: Params) -> dict:
     start_dir = Path(paths.models_dir) / "sft" / "final"
     if not (start_dir / "config.json").is_file():
         raise DataError(str(start_dir / "config.json"), 0, None, "no SFT model to start RL from (run `t1 sft` first)")
+    if params.deepspeed.zero_stage == 3:
+        raise ConfigError(
+            "deepspeed.zero_stage: 3 is for SFT; the rl stage runs in one process, where ZeRO-3 shards nothing and the "
+            "lean sampler and the EMA anchor read whole weights: run rl with --set deepspeed.zero_stage=2"
+        )
     _, world = init_distributed(params.deepspeed.backend)
     if world > 1:
         raise ValueError(f"the rl stage runs in one process for now (WORLD_SIZE={world}); multi-GPU rollouts come with vLLM (issue #7)")

@@ -12,7 +12,7 @@ from t1core.data.records import Problem
 from t1core.eval.accuracy import GREEDY_KEY
 from t1core.eval.heldout import heldout_evaluator
 from t1core.grading import Grader
-from t1core.models.engine import init_distributed, make_engine
+from t1core.models.engine import full_weights, init_distributed, make_engine
 from t1core.models.factory import build_tiny, load_pretrained, n_params, save_pretrained
 from t1core.models.tokenizer import train_tokenizer
 from t1core.rollout import make_rollout_engine
@@ -46,9 +46,11 @@ def run(params: Params) -> dict:
             trainer.resume(resume_from)
         state = trainer.train()
         final = trainer.final_eval()
+        with full_weights(trainer.engine.module):  # ZeRO-3: every rank gathers, rank 0 saves
+            if rank == 0:
+                save_pretrained(trainer.engine.module, tokenizer, out_dir / "final")
         if rank != 0:
             return {}
-        save_pretrained(trainer.engine.module, tokenizer, out_dir / "final")
         metrics = _metrics(params, state, final, examples, too_long, trainer.engine.module, world)
         tracking.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         write_json(Path(params.paths.reports_dir) / "sft_curve.json", metrics["curve"])  # flat rows for `dvc plots`

@@ -1,4 +1,4 @@
-"""The SFT trace record. Both producers (programmatic, teacher-LLM) write exactly this."""
+"""The SFT trace record. Every producer (programmatic, teacher-LLM, reference solutions) writes exactly this."""
 
 from typing import Literal
 
@@ -13,7 +13,7 @@ class Trace(BaseModel):
     problem: str
     answer: str = Field(description="gold answer of the problem")
     response: str = Field(description="the assistant turn: attempts, checks, reflections, \\boxed{answer}, verification")
-    producer: Literal["programmatic", "teacher"]
+    producer: Literal["programmatic", "teacher", "reference"]
     n_attempts: int = Field(ge=1, description="attempts in the trace; >1 means trial-and-error")
     has_slip: bool = Field(description="the trace contains a wrong attempt that a check exposes")
     subject: str | None = None

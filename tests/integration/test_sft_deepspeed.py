@@ -81,3 +81,30 @@ def test_incomplete_checkpoint_is_ignored(tmp_path):
     (tmp_path / "step_0000003" / "state.json").write_text("{}")  # no manifest: never finished sealing
     (tmp_path / "step_0000004").mkdir()  # no state.json: not complete
     assert latest_checkpoint(tmp_path).name == "step_0000002"
+
+
+def test_zero3_partitioned_weights_are_gathered_for_eval_and_save(tok, tmp_path, monkeypatch):
+    """ZeRO-3 leaves empty placeholders in the module outside a forward pass; the evaluator (lean sampler),
+    `save_pretrained` and the parameter count must see the full weights."""
+    from safetensors.torch import load_file
+
+    from t1core.models import engine as engine_module
+    from t1core.models.checkpoint import write_checkpoint
+    from t1core.models.factory import n_params
+
+    base = engine_module.ds_config  # partition every parameter, however small (the default keeps < 1e5 whole)
+    monkeypatch.setattr(engine_module, "ds_config", lambda *a: {
+        **base(*a), "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0}})
+    trainer = _trainer(tok, _examples(tok), tmp_path)
+    full = {n: tuple(p.shape) for n, p in build_tiny(TINY, tok, seed=0).named_parameters()}
+    trainer.train_step(list(range(8)))
+    assert all(p.numel() == 0 for p in trainer.engine.module.parameters())  # what the sampler would read unguarded
+    seen = {}
+    trainer.evaluate = lambda module, final: seen.update({n: tuple(p.shape) for n, p in module.named_parameters()}) or {}
+    trainer.final_eval()
+    assert seen == full
+    saved = load_file(write_checkpoint(trainer.engine, tmp_path / "c", {}) / "hf" / "model.safetensors")
+    assert {n: tuple(t.shape) for n, t in saved.items() if n in full} == {n: s for n, s in full.items() if n in saved}
+    assert all(t.abs().sum() > 0 for t in saved.values())
+    assert n_params(trainer.engine.module) == sum(torch.Size(s).numel() for s in full.values())
+    assert trainer.train_step(list(range(8))) > 0  # partitioned again, and training goes on
