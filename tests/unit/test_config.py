@@ -14,17 +14,41 @@ def test_default_params_are_the_embedded_profile():
     assert [s.kind for s in p.data.sources] == ["procedural"]
 
 
-@pytest.mark.parametrize("profile", ["embedded", "math-real", "qwen2.5-32b"])
+PROFILES = sorted(f.stem for f in (REPO_PARAMS.parent / "profiles").glob("*.yaml"))
+LOCAL_MODEL_PROFILES = {"smollm2"}  # model.path is a local directory `make smollm2` writes
+
+
+@pytest.mark.parametrize("profile", [p for p in PROFILES if p not in LOCAL_MODEL_PROFILES])
 def test_every_profile_validates(profile):
     assert load_params(REPO_PARAMS, profile=profile).profile == profile
 
 
-def test_gpu_profile_carries_the_paper_settings():
-    p = load_params(REPO_PARAMS, profile="qwen2.5-32b")
+def test_a_profile_whose_local_checkpoint_is_missing_names_it(tmp_path, monkeypatch):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "params.yaml").write_text(REPO_PARAMS.read_text())
+    for name in LOCAL_MODEL_PROFILES:
+        (tmp_path / "profiles" / f"{name}.yaml").write_text((REPO_PARAMS.parent / "profiles" / f"{name}.yaml").read_text())
+    monkeypatch.chdir(tmp_path)  # relative model paths resolve against the project directory
+    with pytest.raises(ConfigError, match=r"smollm2\.yaml:\d+: model: .*model\.path .*smollm2-135m-instruct.* is not a directory"):
+        load_params(tmp_path / "params.yaml", profile="smollm2")
+
+
+def test_the_prefect_form_offers_every_profile():
+    from typing import get_args
+
+    from flows.settings import Profile
+
+    assert sorted(get_args(Profile)) == PROFILES
+
+
+@pytest.mark.parametrize("profile", ["qwen2.5-32b", "qwen2.5-14b", "glm-4-9b"])
+def test_gpu_profiles_carry_the_paper_settings(profile):
+    p = load_params(REPO_PARAMS, profile=profile)
     assert (p.rl.k, p.rl.temperature, p.rl.prompts_per_step) == (64, 1.2, 32)
     assert (p.rl.lr, p.rl.kl_coef, p.sft.lr, p.sft.epochs) == (1.5e-6, 2e-4, 1e-5, 3)
-    assert p.eval.budgets[0] == 1024 and p.eval.budgets[-1] == 16384
+    assert p.eval.budgets[0] == 1024 and p.eval.budgets[-1] == p.rl.max_new_tokens in (10240, 16384)
     assert p.model.dtype == "bfloat16" and p.model.trust_remote_code is False
+    assert p.deepspeed.backend == "nccl" and p.deepspeed.zero_stage in (2, 3) and p.deepspeed.activation_checkpointing
 
 
 def test_params_are_frozen():
