@@ -20,8 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-PLAIN_RLOO = ["rl.entropy_coef=0", "rl.kl_coef=0", "rl.frozen_reference=true", "rl.penalty_overlong=false",
-              "rl.penalty_repetition=false", "rl.penalty_garbage=false"]
+NO_PENALTIES = ["rl.penalty_overlong=false", "rl.penalty_repetition=false", "rl.penalty_garbage=false",
+                "rl.penalty_spam=false", "rl.penalty_padding=false"]
+PLAIN_RLOO = ["rl.entropy_coef=0", "rl.kl_coef=0", "rl.frozen_reference=true", *NO_PENALTIES]
 ARMS: dict[str, tuple[str, list[str]]] = {  # name -> (stage, --set overrides on top of params.yaml)
     "t1": ("rl", []),
     "k4": ("rl", ["rl.k=4"]),
@@ -30,7 +31,7 @@ ARMS: dict[str, tuple[str, list[str]]] = {  # name -> (stage, --set overrides on
     "tau1.0": ("rl", ["rl.temperature=1.0"]),
     "no_entropy": ("rl", ["rl.entropy_coef=0"]),
     "frozen_ref": ("rl", ["rl.frozen_reference=true"]),
-    "no_penalties": ("rl", ["rl.penalty_overlong=false", "rl.penalty_repetition=false", "rl.penalty_garbage=false"]),
+    "no_penalties": ("rl", NO_PENALTIES),
     "plain_rloo": ("rl", PLAIN_RLOO),
     "lr2e-4": ("rl", ["rl.lr=2e-4"]),
     "more_sft": ("sft", []),

@@ -181,7 +181,7 @@ def test_run_form_in_the_prefect_ui_starts_a_run(stack):
         if shots:
             page.screenshot(path=f"{shots}/prefect_run_form.png")
         page.get_by_role("button", name="Submit").click()
-        page.wait_for_url(f"**/deployments/deployment/{deployment['id']}?tab=Runs", timeout=30000)
+        page.wait_for_url(f"**/deployments/deployment/{deployment['id']}?tab=Runs", timeout=90000)  # a hang guard: the UI was slow once under the full suite
         runs = _api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment["id"]]}}, "sort": "EXPECTED_START_TIME_DESC"})
         mine = [r for r in runs if r["parameters"].get("run", {}).get("seed") == 77]
         assert len(mine) == 1, [r["parameters"] for r in runs]
