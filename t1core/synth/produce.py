@@ -32,6 +32,24 @@ def validate(trace: Trace, grader: Grader) -> None:
             raise TraceError(f"{trace.id}: false check line {line!r}")
 
 
+def make_trace(p: Problem, k: int, response: str, producer: str, n_attempts: int = 1, has_slip: bool = False) -> Trace:
+    """Trace number `k` of problem `p`; every producer builds its records here."""
+    return Trace(id=f"{p.id}#{k}", problem_id=p.id, problem=p.problem, answer=p.answer or "", response=response,
+                 producer=producer, n_attempts=n_attempts, has_slip=has_slip, subject=p.subject, level=p.level)
+
+
+def keep_if_valid(trace: Trace, grader: Grader, stats: Counter) -> bool:
+    """For producers whose text comes from data or a model: a trace that fails `validate` is dropped, counted
+    (`invalid_trace`) and named on stderr, never silently."""
+    try:
+        validate(trace, grader)
+    except TraceError as e:
+        stats["invalid_trace"] += 1
+        tqdm.write(f"t1 synthesize: dropped {e}")
+        return False
+    return True
+
+
 def synthesize_reference(problems: Iterable[Problem], grader: Grader) -> tuple[list[Trace], Counter]:
     """One trace per problem from its own worked solution (`reference.py`); problems without one are counted."""
     traces, stats = [], Counter()
@@ -40,16 +58,10 @@ def synthesize_reference(problems: Iterable[Problem], grader: Grader) -> tuple[l
         if response is None:
             stats["no_solution"] += 1
             continue
-        trace = Trace(id=f"{p.id}#0", problem_id=p.id, problem=p.problem, answer=p.answer or "", response=response,
-                      producer="reference", n_attempts=1, has_slip=False, subject=p.subject, level=p.level)
-        try:
-            validate(trace, grader)
-        except TraceError as e:  # a solution whose own box disagrees with the gold answer, or a false check line
-            stats["invalid_trace"] += 1
-            tqdm.write(f"t1 synthesize: dropped {e}")
-            continue
-        traces.append(trace)
-        stats["traces"] += 1
+        trace = make_trace(p, 0, response, "reference")
+        if keep_if_valid(trace, grader, stats):  # e.g. a solution whose own box disagrees with the gold answer
+            traces.append(trace)
+            stats["traces"] += 1
     return traces, stats
 
 
@@ -63,12 +75,8 @@ def synthesize(problems: Iterable[Problem], slip_rate: float, per_problem: int, 
         for k in range(per_problem):
             rng = random.Random(f"{seed}|{p.id}|{k}")
             built = builder(p, rng, rng.random() < slip_rate)
-            trace = Trace(
-                id=f"{p.id}#{k}", problem_id=p.id, problem=p.problem, answer=p.answer or "", response=built.response,
-                producer="programmatic", n_attempts=built.n_attempts, has_slip=built.has_slip,
-                subject=p.subject, level=p.level,
-            )
-            validate(trace, grader)
+            trace = make_trace(p, k, built.response, "programmatic", built.n_attempts, built.has_slip)
+            validate(trace, grader)  # a programmatic trace that fails is a producer bug: stop
             traces.append(trace)
             stats["traces"] += 1
             stats["with_slip"] += built.has_slip

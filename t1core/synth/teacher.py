@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
-from t1core.config import ModelConfig, TeacherConfig
+from t1core.config import ConfigError, ModelConfig, TeacherConfig
 from t1core.data.records import Problem
 from t1core.grading import Grader
 from t1core.grading.extract import boxed_contents, count_answer_marks
@@ -32,7 +33,7 @@ from t1core.models.chat import prompt_ids
 from t1core.models.factory import load_pretrained
 from t1core.rollout import make_rollout_engine
 from t1core.synth import prompts
-from t1core.synth.produce import TraceError, validate
+from t1core.synth.produce import keep_if_valid, make_trace
 from t1core.synth.schema import Trace
 
 
@@ -40,7 +41,6 @@ from t1core.synth.schema import Trace
 class Attempt:
     text: str
     correct: bool
-    extracted: str | None  # the answer the grader read
 
 
 def unmark(text: str) -> str:
@@ -69,10 +69,11 @@ class TeacherProducer:
 
     def run(self, problems: Sequence[Problem]) -> tuple[list[Trace], Counter]:
         problems = list(problems)[: self.cfg.limit]
+        configs = [self._model_config(i, path) for i, path in enumerate(self.cfg.models)]  # every path checked before any load
         attempts: dict[str, list[Attempt]] = {p.id: [] for p in problems}
         critic = None
-        for i, path in enumerate(self.cfg.models):
-            teacher = self._load(path)
+        for i, cfg in enumerate(configs):
+            teacher = self._load(cfg)
             for p, texts in zip(problems, self._attempts(teacher, problems, i)):
                 attempts[p.id] += [self._grade(t, p) for t in texts]
             critic = teacher if i == 0 else critic
@@ -83,9 +84,14 @@ class TeacherProducer:
         return traces, self.stats
 
     # ------------------------------------------------------------ generation
-    def _load(self, path: str) -> tuple[Any, Any, Any]:
-        cfg = ModelConfig(kind="hf", path=path, dtype=self.model_cfg.dtype, trust_remote_code=self.model_cfg.trust_remote_code)
-        model, tokenizer = load_pretrained(path, cfg)
+    def _model_config(self, i: int, path: str) -> ModelConfig:
+        try:
+            return ModelConfig(kind="hf", path=path, dtype=self.model_cfg.dtype, trust_remote_code=self.model_cfg.trust_remote_code)
+        except ValidationError as e:
+            raise ConfigError(f"synth.teacher.models.{i}: {e.errors()[0]['msg']}") from None
+
+    def _load(self, cfg: ModelConfig) -> tuple[Any, Any, Any]:
+        model, tokenizer = load_pretrained(cfg.path, cfg)
         model.eval()
         return model, tokenizer, make_rollout_engine(self.cfg.engine, tokenizer)
 
@@ -106,7 +112,7 @@ class TeacherProducer:
         result = self.grader(text, problem.answer or "")
         self.stats["attempts"] += 1
         self.stats["attempts_correct"] += result.correct
-        return Attempt(text, result.correct, result.extracted)
+        return Attempt(text, result.correct)
 
     def _chunks(self, problems: list[Problem]) -> list[list[Problem]]:
         b = self.cfg.batch_problems
@@ -125,18 +131,19 @@ class TeacherProducer:
             plans.append((p, right, wrong if use_wrong else None))
         if not plans:
             return []
-        answers = [p.answer or "" for p, _, _ in plans]
-        asks = [prompts.VERIFY.format(problem=p.problem, attempt=unmark(r.text), answer=a) for (p, r, _), a in zip(plans, answers)]
+        asks = [prompts.VERIFY.format(problem=p.problem, attempt=unmark(r.text), answer=p.answer) for p, r, _ in plans]
         asks += [prompts.CRITIQUE.format(problem=p.problem, attempt=unmark(w.text), answer=p.answer) for p, _, w in plans if w]
         said = iter(self._generate(critic, asks, self.cfg.critique_tokens, 0.0, seed=self.seed))
         verifications = [next(said) for _ in plans]
-        merged = [merge(r, a, v, w, next(said) if w else "") for (p, r, w), a, v in zip(plans, answers, verifications)]
-        final = self._rewrite(critic, plans, answers, merged) if self.cfg.rewrite else merged
-        traces = [self._trace(p, text, w is not None) for (p, _, w), text in zip(plans, final)]
-        return [t for t in traces if self._valid(t)]
+        merged = [merge(r, p.answer or "", v, w, next(said) if w else "") for (p, r, w), v in zip(plans, verifications)]
+        final = self._rewrite(critic, plans, merged) if self.cfg.rewrite else merged
+        traces = [make_trace(p, 0, text, "teacher", 2 if w else 1, w is not None) for (p, _, w), text in zip(plans, final)]
+        kept = [t for t in traces if keep_if_valid(t, self.grader, self.stats)]
+        self.stats["with_slip"] += sum(t.has_slip for t in kept)
+        return kept
 
-    def _rewrite(self, critic: tuple[Any, Any, Any], plans: list, answers: list[str], merged: list[str]) -> list[str]:
-        asks = [prompts.REWRITE.format(answer=a, trace=m) for a, m in zip(answers, merged)]
+    def _rewrite(self, critic: tuple[Any, Any, Any], plans: list, merged: list[str]) -> list[str]:
+        asks = [prompts.REWRITE.format(answer=p.answer, trace=m) for (p, _, _), m in zip(plans, merged)]
         rewritten = self._generate(critic, asks, self.cfg.max_new_tokens, 0.0, seed=self.seed)
         out = []
         for (p, _, _), m, r in zip(plans, merged, rewritten):
@@ -144,19 +151,3 @@ class TeacherProducer:
             self.stats["rewrite_used" if usable else "rewrite_rejected"] += 1
             out.append(r if usable else m)
         return out
-
-    def _valid(self, trace: Trace) -> bool:
-        try:
-            validate(trace, self.grader)
-        except TraceError as e:
-            self.stats["invalid_trace"] += 1
-            tqdm.write(f"t1 synthesize: dropped {e}")
-            return False
-        self.stats["with_slip"] += trace.has_slip
-        return True
-
-    def _trace(self, p: Problem, response: str, has_slip: bool) -> Trace:
-        return Trace(
-            id=f"{p.id}#0", problem_id=p.id, problem=p.problem, answer=p.answer or "", response=response,
-            producer="teacher", n_attempts=2 if has_slip else 1, has_slip=has_slip, subject=p.subject, level=p.level,
-        )

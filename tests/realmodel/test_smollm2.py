@@ -15,6 +15,7 @@ import torch
 
 from tests.conftest import REPO, SHARED_DATA
 from t1core.config import ModelConfig, TeacherConfig
+from t1core.data.loaders import load_gsm8k
 from t1core.data.records import Problem
 from t1core.grading import Grader
 from t1core.grading.extract import count_answer_marks
@@ -52,9 +53,7 @@ def _gsm8k(n: int) -> list[Problem]:
     path = SHARED_DATA / "gsm8k" / "test.jsonl"
     if not path.exists():
         pytest.skip(f"no GSM8K at {path}")
-    rows = [json.loads(line) for line in path.read_text().splitlines()[:n]]
-    return [Problem(id=f"gsm8k:{i}", source="gsm8k", problem=r["question"], answer=r["answer"].split("####")[-1].strip())
-            for i, r in enumerate(rows)]
+    return [load_gsm8k(json.loads(line), i + 1) for i, line in enumerate(path.read_text().splitlines()[:n])]
 
 
 def test_the_converted_checkpoint_is_a_plain_llama_with_its_chat_template(smollm2, loaded):

@@ -27,8 +27,8 @@ def test_unmark_removes_every_answer_mark():
 
 
 def test_merge_marks_only_the_final_answer_and_ends_in_a_self_check(grader):
-    wrong = Attempt("48/2 = 12, so she sold 48+12 = 60.\n#### 60", False, "60")
-    right = Attempt("48/2 = 24 in May; 48+24 = 72.\nThe answer is \\boxed{72}", True, "72")
+    wrong = Attempt("48/2 = 12, so she sold 48+12 = 60.\n#### 60", False)
+    right = Attempt("48/2 = 24 in May; 48+24 = 72.\nThe answer is \\boxed{72}", True)
     trace = merge(right, "72", "72 - 48 = 24 = 48/2, \\boxed{72} holds.", wrong, "Half of 48 is 24, not 12; the answer is 60 is wrong.")
     assert count_answer_marks(trace) == 1 and grader(trace, "72").correct
     assert trace.index("60") < trace.index("Wait, let me check that.") < trace.index("48+24") < trace.index("\\boxed{72}")
