@@ -7,6 +7,7 @@ weights. Writes metrics/promote.json with every check and why @champion moved or
 """
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from t1core.tracking.gate import GateResult, gate_numbers, promotion_gate
 from t1core.tracking.manifest import run_manifest
 from t1core.tracking.mlflow_run import StageRun
 from t1core.tracking.registry import ModelRegistry, version_numbers
+from t1core.tracking.snapshot import fingerprint, remember, unchanged_result
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ def run(params: Params) -> dict[str, Any]:
     name = params.promote.candidate or evaluated[-1].name
     if name not in [e.name for e in evaluated]:
         raise ConfigError(f"promote.candidate: {name!r} was not evaluated (evaluated: {[e.name for e in evaluated]})")
+    inputs = [e.report for e in evaluated], [e.model_dir for e in evaluated]
+    cached = unchanged_result(fingerprint(params, *inputs))
+    if cached is not None:
+        print("promote: the registry and the evaluated models are unchanged since the last promote; its result stands "
+              "(MLflow not opened)", file=sys.stderr)
+        write_stage_metrics(params, "promote", cached, None)
+        return cached
     registry = ModelRegistry(params)
     with StageRun(params, "promote") as tracking:
         versions = {e.name: registry.register(e.name, e.model_dir, e.report,
@@ -47,6 +56,7 @@ def run(params: Params) -> dict[str, Any]:
                    "candidate": name, **decision}
         tracking.log_metrics({"candidate_version": decision["candidate_version"], "gate_passed": float(decision["gate"]["passed"])})
     write_stage_metrics(params, "promote", metrics, None)  # always runs: no wall time, so a no-op repro changes nothing
+    remember(fingerprint(params, *inputs), metrics)  # taken after the run: its own registry writes are included
     return metrics
 
 

@@ -116,3 +116,32 @@ def test_promote_errors_name_what_is_missing(project):
     (project / "reports/eval/sft/report.json").write_text('{"checkpoint": "sft",\n "greedy": }')
     res = CliRunner().invoke(app, ["--set", "tracking.mlflow_uri=sqlite:///m.db", "promote"])
     assert res.exit_code == 2 and "reports/eval/sft/report.json:2: not valid JSON" in res.output
+
+
+def test_unchanged_local_registry_skips_mlflow_until_anything_changes(project):
+    """The no-op fast path: a second promote with nothing changed returns the same result without opening
+    MLflow (no new promote run); a registry write from outside, or a new evaluation, makes it run in full."""
+    import mlflow
+
+    uri = f"sqlite:///{project / 'm.db'}"
+    (project / "data/curated").mkdir(parents=True)
+    (project / "data/curated/heldout.jsonl").write_text('{"id": "a", "problem": "1+1", "answer": "2"}\n')
+    _checkpoint(project, "sft", b"sft-weights", GOOD)
+    client = mlflow.MlflowClient(uri, uri)
+
+    def promote_runs() -> int:
+        exp = client.get_experiment_by_name("t1")
+        return len(client.search_runs([exp.experiment_id], "tags.`mlflow.runName` = 'promote'"))
+
+    first = _promote(uri)
+    assert Path(".t1/promote-state.json").is_file() and promote_runs() == 1
+    assert _promote(uri) == first and promote_runs() == 1  # fast path: same result, MLflow untouched
+
+    client.set_model_version_tag("t1-policy", str(first["candidate_version"]), "reviewed", "yes")  # a write from outside
+    rerun = _promote(uri)
+    assert rerun["registered"] == {"sft": {"version": 1, "created": False}} and promote_runs() == 2
+    assert _promote(uri) and promote_runs() == 2
+
+    _checkpoint(project, "rl_100pct", b"rl-weights", {**GOOD, "accuracy": 0.6}, fraction=1.0)  # a new evaluation
+    third = _promote(uri)
+    assert third["candidate"] == "rl_100pct" and third["registered"]["rl_100pct"]["created"] and promote_runs() == 3
