@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test test-slow test-real smollm2 browser bench-env clean
+.PHONY: install run test test-slow test-real smollm2 browser bench-env bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing t1 (CPU torch: $(TORCH_SPEC))"
@@ -59,6 +59,11 @@ browser:
 bench-env: install
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --target .cache/trl-site \
 	  "trl==1.13.0" "datasets==5.0.1" "accelerate==1.15.0" "dill==0.4.1" "multiprocess==0.70.19" "xxhash==4.0.1"
+
+# The benchmark suite (after `make run`, alone on the machine): every benchmark, >= 5 runs each, into docs/benchmarks.md.
+BENCH_ARGS ?=
+bench: bench-env
+	PYTHONPATH=$(CURDIR)/.cache/trl-site $(PY) bench/suite.py $(BENCH_ARGS)
 
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

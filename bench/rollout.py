@@ -1,6 +1,6 @@
 """Rollout throughput: the lean sampler vs HF `generate`, and the share of the device's matmul peak.
 
-    python bench/rollout.py [--batch 64 256] [--new-tokens 256] [--prompt-len 24] [--device cpu|cuda]
+    python bench/rollout.py [--batch 64 256] [--new-tokens 256] [--prompt-len 24] [--runs 5] [--device cpu|cuda]
                             [--dtype float32|bfloat16] [--out bench/results/rollout.json]
 
 The model is the embedded default's architecture (params.yaml `model`), randomly
@@ -18,29 +18,12 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from common import gemm_bound_gflops, machine, matmul_peak_gflops, stats
 from t1core.config import load_params
 from t1core.rollout.cpu_sampler import CPUSampler
 from t1core.rollout.hf_engine import HFGenerateEngine
 
 NO_EOS = -1  # never sampled: fixed-length generation
-
-
-def matmul_peak_gflops(device: torch.device, dtype: torch.dtype, repeats: int = 10) -> float:
-    """Square matmuls in the model's dtype on the bench's threads or GPU (TF32 off, as for the model)."""
-    n = 8192 if device.type == "cuda" else 2048
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    a @ b  # warm-up
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    _sync(device)
-    return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def build_model(params_path: str) -> LlamaForCausalLM:
@@ -72,36 +55,86 @@ def run_engine(engine, model, prompts, new_tokens: int) -> float:
     return len(prompts) * new_tokens / dt
 
 
+def sampler_gemms(model: LlamaForCausalLM, rows: int) -> list[tuple[int, int, int]]:
+    """The lean sampler's matmuls for one decode step of `rows` sequences: fused q/k/v/rot(q)/rot(k), o, fused
+    gate/up, down per layer, then lm_head (t1core/rollout/cpu_sampler.py)."""
+    c = model.config
+    hd = c.hidden_size // c.num_attention_heads
+    qkv = (2 * c.num_attention_heads + 3 * c.num_key_value_heads) * hd
+    layer = [(rows, c.hidden_size, qkv), (rows, c.num_attention_heads * hd, c.hidden_size),
+             (rows, c.hidden_size, 2 * c.intermediate_size), (rows, c.intermediate_size, c.hidden_size)]
+    return layer * c.num_hidden_layers + [(rows, c.hidden_size, c.vocab_size)]
+
+
+def time_split(model: LlamaForCausalLM, batch: int, new_tokens: int, prompt_len: int) -> dict:
+    """Where one sampler call's CPU time goes (torch.profiler, self time per op): the dense GEMMs
+    (aten::mm/addmm), attention's batched score and value products (aten::bmm) and everything else
+    (norms, RoPE, softmax, masking, cache writes, sampling, and the per-op dispatch of all of them).
+    The profiler's own per-op cost inflates the many small ops, so "other" is an upper bound."""
+    from torch.profiler import ProfilerActivity, profile
+
+    prompts = torch.randint(2, model.config.vocab_size, (batch, prompt_len)).tolist()
+    engine = CPUSampler(NO_EOS, 0, batch_size=batch)
+    engine.generate(model, prompts[:8], 8, temperature=1.0, seed=0)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        engine.generate(model, prompts, new_tokens, temperature=1.0, seed=1)
+    split = {"gemm": 0.0, "attention_bmm": 0.0, "other": 0.0}
+    for ev in prof.key_averages():
+        key = "gemm" if ev.key in ("aten::mm", "aten::addmm") else "attention_bmm" if ev.key == "aten::bmm" else "other"
+        split[key] += ev.self_cpu_time_total / 1e6
+    total = sum(split.values())
+    return {"batch": batch, **{f"{k}_share": round(v / total, 3) for k, v in split.items()}, "profiled_s": round(total, 2)}
+
+
+def vllm_status() -> str:
+    """vLLM-on-CPU is benchmarked only where it is installed and t1 has an engine for it (issue #7: not yet)."""
+    import importlib.util
+
+    return "not installed" if importlib.util.find_spec("vllm") is None else "installed; t1 has no vLLM rollout engine yet"
+
+
+def measure(params: str, batches: list[int], new_tokens: int, prompt_len: int, runs: int,
+            device: torch.device, dtype: torch.dtype) -> dict:
+    """Tokens/s of each engine at each batch (`runs` calls each: median, min, max), against the square matmul
+    peak and against the GEMM bound of the sampler's own decode shapes."""
+    torch.manual_seed(0)
+    model = build_model(params).to(device=device, dtype=dtype)
+    peak = stats([matmul_peak_gflops(device, dtype) for _ in range(runs)], 1)
+    fpt = flops_per_token(model, prompt_len + new_tokens / 2)
+    rows = []
+    for b in batches:
+        prompts = torch.randint(2, model.config.vocab_size, (b, prompt_len)).tolist()
+        cpu = stats([run_engine(CPUSampler(NO_EOS, 0, batch_size=b), model, prompts, new_tokens) for _ in range(runs)], 0)
+        hf = stats([run_engine(HFGenerateEngine(NO_EOS, 0, batch_size=b), model, prompts, new_tokens) for _ in range(runs)], 0)
+        gflops = cpu["median"] * fpt / 1e9
+        bound = gemm_bound_gflops(sampler_gemms(model, b), device, dtype)
+        rows.append({
+            "batch": b, "cpu_tokens_per_s": cpu, "hf_tokens_per_s": hf, "speedup": round(cpu["median"] / hf["median"], 2),
+            "cpu_gflops": round(gflops, 1), "cpu_share_of_peak": round(gflops / peak["median"], 3),
+            "gemm_bound_gflops": bound["gflops"], "gemm_bound_share_of_peak": round(bound["gflops"] / peak["median"], 3),
+        })
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "dtype": str(dtype).split(".")[-1],
+        **machine(), "matmul_peak_gflops": peak, "model_params": sum(p.numel() for p in model.parameters()),
+        "flops_per_token": round(fpt), "new_tokens": new_tokens, "prompt_len": prompt_len, "runs": runs,
+        "vllm_cpu": vllm_status(), "rows": rows,
+        "time_split": time_split(model, max(batches), new_tokens, prompt_len) if device.type == "cpu" else None,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--batch", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--new-tokens", type=int, default=256)
     ap.add_argument("--prompt-len", type=int, default=24)
+    ap.add_argument("--runs", type=int, default=5, help="generate calls per engine and batch (median, min, max)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    torch.manual_seed(0)
-    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
-    model = build_model(args.params).to(device=device, dtype=dtype)
-    peak = matmul_peak_gflops(device, dtype)
-    fpt = flops_per_token(model, args.prompt_len + args.new_tokens / 2)
-    rows = []
-    for b in args.batch:
-        prompts = torch.randint(2, model.config.vocab_size, (b, args.prompt_len)).tolist()
-        cpu = run_engine(CPUSampler(NO_EOS, 0, batch_size=b), model, prompts, args.new_tokens)
-        hf = run_engine(HFGenerateEngine(NO_EOS, 0, batch_size=b), model, prompts, args.new_tokens)
-        rows.append({
-            "batch": b, "cpu_tokens_per_s": round(cpu), "hf_tokens_per_s": round(hf), "speedup": round(cpu / hf, 2),
-            "cpu_gflops": round(cpu * fpt / 1e9, 1), "cpu_share_of_peak": round(cpu * fpt / 1e9 / peak, 3),
-        })
-    report = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "dtype": args.dtype,
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "matmul_peak_gflops": round(peak, 1),
-        "model_params": sum(p.numel() for p in model.parameters()), "flops_per_token": round(fpt),
-        "new_tokens": args.new_tokens, "prompt_len": args.prompt_len, "rows": rows,
-    }
+    report = measure(args.params, args.batch, args.new_tokens, args.prompt_len, args.runs,
+                     torch.device(args.device), getattr(torch, args.dtype))
     print(json.dumps(report, indent=2))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

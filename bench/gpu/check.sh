@@ -26,7 +26,7 @@ python3 -m pytest -q -p no:cacheprovider -m gpu tests/gpu -o addopts="" 2>&1 | t
 
 stamp rollout bench
 for dtype in float32 bfloat16; do
-  python3 bench/rollout.py --device cuda --dtype $dtype --batch 64 256 1024 --new-tokens 256 --out "$out/rollout_cuda_$dtype.json" > /dev/null 2>&1 \
+  python3 bench/rollout.py --device cuda --dtype $dtype --batch 64 256 1024 --new-tokens 256 --runs 2 --out "$out/rollout_cuda_$dtype.json" > /dev/null 2>&1 \
     || echo "rollout bench $dtype failed"
   python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["dtype"], d["matmul_peak_gflops"], d["rows"])' "$out/rollout_cuda_$dtype.json" 2>/dev/null
 done

@@ -1,0 +1,215 @@
+"""The benchmark suite (issue #8): every benchmark, >= 5 runs each, written into docs/benchmarks.md.
+
+    make bench                      # = make bench-env, then: PYTHONPATH=.cache/trl-site python bench/suite.py
+    python bench/suite.py [--runs 5] [--only rollout sft rl orchestration memory] [--doc docs/benchmarks.md]
+
+Run after `make run` (the SFT, RL and orchestration benchmarks use its data, model and DVC state),
+alone on the machine: two torch processes on the same cores slow each other far more than 2x.
+Each part runs in its own process (its own peak RSS, no shared thread pools) and writes
+bench/results/<part>.json; the suite then writes bench/results/suite.json and replaces the block
+between the SUITE markers of the doc with the tables (median, min and max of every measurement).
+
+- rollout: the lean sampler vs HF `generate` (and vLLM-on-CPU where installed) at batch 64 and 256,
+  tokens/s and share of the fp32 matmul peak, the GEMM bound of the sampler's shapes and the sampler's
+  time split (bench/rollout.py);
+- sft: training tokens/s of the SFT stage's own step, share of the peak (bench/sft_throughput.py);
+- rl: one RL step of t1 vs TRL's GRPOTrainer at the same config, t1's step split and both peak RSS
+  (bench/rl_vs_trl.py; TRL only where `make bench-env` installed it);
+- orchestration: a no-op `dvc repro` and Prefect's cost per stage (bench/orchestration.py);
+- memory: the ZeRO x model x K x length estimate for the GPU profiles (bench/zero_memory.py).
+"""
+
+import argparse
+import importlib.util
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+BEGIN, END = "<!-- SUITE:BEGIN (bench/suite.py writes this block) -->", "<!-- SUITE:END -->"
+PARTS = ("rollout", "sft", "rl", "orchestration", "memory")
+
+
+def commands(runs: int) -> dict[str, list[str]]:
+    """Each part's command line (the doc prints them), writing bench/results/<part>.json."""
+    py = [sys.executable]
+    return {
+        "rollout": py + ["bench/rollout.py", "--batch", "64", "256", "--new-tokens", "128", "--runs", str(runs),
+                         "--out", "bench/results/rollout.json"],
+        "sft": py + ["bench/sft_throughput.py", "--runs", str(runs), "--steps", "20", "--out", "bench/results/sft.json"],
+        "rl": py + ["bench/rl_vs_trl.py", "--steps", str(runs + 1), "--out", "bench/results/rl_step.json", "--sides", "t1"]
+        + (["trl"] if importlib.util.find_spec("trl") else []),
+        "orchestration": py + ["bench/orchestration.py", "--runs", str(runs), "--out", "bench/results/orchestration.json"],
+        "memory": py + ["bench/zero_memory.py", "--out", "bench/results/zero_memory.json"],
+    }
+
+
+RESULT_FILE = {"rollout": "rollout.json", "sft": "sft.json", "rl": "rl_step.json", "orchestration": "orchestration.json",
+               "memory": "zero_memory.json"}
+
+
+def run_part(part: str, cmd: list[str]) -> dict:
+    """Run one part in its own process; its JSON result, or a clear error with the tail of its output."""
+    print(f"==> {part}: {shlex.join(cmd[1:])}", file=sys.stderr, flush=True)
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"bench part '{part}' failed (exit {res.returncode}): {shlex.join(cmd[1:])}\n{res.stderr[-3000:]}")
+    print(f"    {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+    return json.loads((RESULTS / RESULT_FILE[part]).read_text())
+
+
+def _s(st: dict, unit: str = "", fmt: str = "{:,.0f}") -> str:
+    """'median (min-max)' of a stats dict."""
+    return f"{fmt.format(st['median'])}{unit} ({fmt.format(st['min'])}-{fmt.format(st['max'])})"
+
+
+def md_rollout(r: dict) -> list[str]:
+    peak = r["matmul_peak_gflops"]
+    lines = [f"Model: the embedded architecture, {r['model_params']:,} parameters, random weights, EOS off, "
+             f"{r['prompt_len']}-token prompts, {r['new_tokens']} new tokens, T = 1; {r['runs']} calls per cell. "
+             f"fp32 matmul peak (2048^2): {_s(peak, ' GFLOP/s', '{:.0f}')}. vLLM-on-CPU: {r['vllm_cpu']}.", "",
+             "| batch | t1 sampler tokens/s | HF `generate` tokens/s | speed-up | sampler GFLOP/s | share of peak | "
+             "GEMM bound of the sampler's shapes |", "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['batch']} | {_s(row['cpu_tokens_per_s'])} | {_s(row['hf_tokens_per_s'])} | {row['speedup']}x | "
+                     f"{row['cpu_gflops']} | **{100 * row['cpu_share_of_peak']:.1f} %** | "
+                     f"{row['gemm_bound_gflops']} GFLOP/s ({100 * row['gemm_bound_share_of_peak']:.0f} %) |")
+    ts = r.get("time_split")
+    if ts:
+        lines += ["", f"Sampler time split at batch {ts['batch']} (torch.profiler self time): dense GEMMs "
+                      f"{100 * ts['gemm_share']:.0f} %, attention score/value products (`bmm`, KV-cache reads) "
+                      f"{100 * ts['attention_bmm_share']:.0f} %, everything else {100 * ts['other_share']:.0f} %."]
+    return lines
+
+
+def md_sft(r: dict) -> list[str]:
+    return [f"The SFT stage's own step (DeepSpeed engine, AdamW, clipping) on the real traces, `sft.batch_tokens` = "
+            f"{r['batch_tokens']}, fresh {r['model_params']:,}-parameter model; {r['runs']} runs of {r['steps_per_run']} steps; "
+            f"{r['flops_per_token'] / 1e6:.2f} MFLOP per trained token.", "",
+            "| tokens/s (real) | tokens/s (padded) | step | model GFLOP/s | share of peak | matmul peak | "
+            "GEMM bound of the model's shapes |", "|---|---|---|---|---|---|---|",
+            f"| {_s(r['tokens_per_s'])} | {_s(r['padded_tokens_per_s'])} | {_s(r['step_s'], ' s', '{:.3f}')} | "
+            f"{r['model_gflops']} | **{100 * r['share_of_peak']:.1f} %** | {_s(r['matmul_peak_gflops'], '', '{:.0f}')} | "
+            f"{r['gemm_bound_gflops']} GFLOP/s |"]
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows[1:] or rows)
+
+
+def md_rl(r: dict) -> list[str]:
+    c = r["config"]
+    lines = [f"`models/sft/final`, B = {c['prompts_per_step']} x K = {c['k']} at T = {c['temperature']}, at most "
+             f"{c['max_new_tokens']} new tokens, lr {c['lr']}; {c['steps']} steps a side, the first one is warm-up.", "",
+             "| | first step | median step (min-max) | timed steps | mean response tokens | peak RSS |", "|---|---|---|---|---|---|"]
+    for side, name in (("t1", "t1"), ("trl", "TRL `GRPOTrainer`")):
+        if side not in r:
+            lines.append(f"| {name} | not installed (`make bench-env`) | | | | |")
+            continue
+        s = r[side]["summary"]
+        lines.append(f"| {name} | {s['first_step_s']} s | **{s['median_step_s']} s** ({s['min_step_s']}-{s['max_step_s']}) | "
+                     f"{s['n_timed']} | {_median(r[side]['steps'], 'response_len'):.0f} | {r[side]['peak_rss_mb']:,.0f} MB |")
+    if "speedup_median" in r:
+        lines += ["", f"**t1 is {r['speedup_median']}x faster per step** (target 3x)."]
+    steps = r["t1"]["steps"]
+    split = {k: _median(steps, k) for k in ("rollout_s", "grade_s", "ref_s", "update_s", "step_s")}
+    lines += ["", f"t1's step (medians): rollout {split['rollout_s']:.2f} s, reward {split['grade_s']:.2f} s, "
+                  f"train {split['ref_s'] + split['update_s']:.2f} s (reference pass {split['ref_s']:.2f} s + update "
+                  f"{split['update_s']:.2f} s), of {split['step_s']:.2f} s."]
+    return lines
+
+
+def md_orchestration(r: dict) -> list[str]:
+    sys.path.insert(0, str(REPO / "bench"))
+    from orchestration import markdown
+
+    return [markdown(r)]
+
+
+def md_memory(r: dict) -> list[str]:
+    fits = [row for row in r["rows"] if row["waves"] is not None]
+    return [f"Estimate (formulas, not a measurement) for {r['meta']['gpus']} x {r['meta']['gpu_gb']:.0f} GB: "
+            f"{len(fits)} of {len(r['rows'])} ZeRO x model x K x length cells fit with a replicated EMA reference; "
+            "the full table and its reading are in the section below (`bench/results/zero_memory.json`). "
+            "The embedded RL step's peak RSS is in the RL table above."]
+
+
+RENDER = {"rollout": ("Rollout decode", md_rollout), "sft": ("SFT training", md_sft),
+          "rl": ("One RL step: t1 vs TRL", md_rl), "orchestration": ("Orchestration", md_orchestration),
+          "memory": ("Memory (GPU profiles)", md_memory)}
+
+
+def targets(results: dict) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for each issue #8 target whose part is in the results."""
+    out = []
+    if "rollout" in results:
+        share = min(r["cpu_share_of_peak"] for r in results["rollout"]["rows"] if r["batch"] >= 64)
+        out.append(("rollout decode >= 40 % of the FLOP bound at batch >= 64", f"{100 * share:.1f} % (lowest batch)", share >= 0.4))
+    if "rl" in results and "speedup_median" in results["rl"]:
+        x = results["rl"]["speedup_median"]
+        out.append(("t1 RL step >= 3x faster than TRL GRPOTrainer", f"{x}x", x >= 3))
+    if "sft" in results:
+        share = results["sft"]["share_of_peak"]
+        out.append(("SFT >= 50 % of the matmul peak", f"{100 * share:.1f} %", share >= 0.5))
+    if "orchestration" in results:
+        noop = results["orchestration"]["noop_dvc_repro_s"]["median"]
+        out.append(("no-op `dvc repro` <= 5 s", f"{noop} s", noop <= 5))
+    return out
+
+
+def render(results: dict, machine: dict, cmd: str, date: str) -> str:
+    lines = [BEGIN, f"## Suite results ({date})", "",
+             f"Command: `{cmd}`. Machine: {machine['cores']} cores ({machine['cpu']}), torch {machine['torch']}, "
+             f"{machine['torch_threads']} torch threads, Python {machine['python']}. Each cell: median (min-max) of "
+             "the runs stated.", "", "| target (issue #8) | measured | met |", "|---|---|---|",
+             *[f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(results)], ""]
+    for part, (title, fn) in RENDER.items():
+        if part in results:
+            lines += [f"### {title}", "", *fn(results[part]), ""]
+    return "\n".join(lines + [END])
+
+
+def write_doc(doc: Path, block: str) -> None:
+    """Replace the SUITE block of the doc (insert it after the first paragraph when absent)."""
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        cut = text.find("\n## ")
+        text = (text + "\n\n" + block + "\n") if cut < 0 else text[:cut] + "\n\n" + block + "\n" + text[cut:]
+    doc.write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="runs per measurement (>= 5 for the doc)")
+    ap.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    ap.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
+    a = ap.parse_args()
+    sys.path.insert(0, str(REPO / "bench"))
+    from common import machine
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suite_json = RESULTS / "suite.json"
+    results = json.loads(suite_json.read_text())["results"] if suite_json.exists() else {}
+    cmds = commands(a.runs)
+    for part in a.only:
+        results[part] = run_part(part, cmds[part])
+    date = time.strftime("%Y-%m-%d")
+    info = machine()
+    suite_json.write_text(json.dumps({"date": date, "machine": info, "runs": a.runs, "results": results}, indent=1) + "\n")
+    cmd = "python bench/suite.py" + (f" --runs {a.runs}" if a.runs != 5 else "") + \
+        (f" --only {' '.join(a.only)}" if list(a.only) != list(PARTS) else "")
+    write_doc(a.doc, render(results, info, cmd, date))
+    print(f"wrote {a.doc.relative_to(REPO) if a.doc.is_relative_to(REPO) else a.doc} and {suite_json.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
