@@ -14,6 +14,13 @@ Training runs in rounds of `steps_per_round`; after each round a checkpoint
 (`round_XX/`: DeepSpeed state, HF policy, HF reference, state.json with the prompt
 cursor and the RNG) is written and a quick held-out eval is run. A run resumes from
 the newest complete round.
+
+Data parallel (torchrun / deepspeed launcher, ZeRO 0-2): every rank walks the same prompt
+order and samples its own share (prompt i of a draw goes to rank i mod world), keeps up to
+B / world groups, and refills until every rank has its share. The loss is normalised by the
+response tokens of all ranks together, so the averaged gradient equals the one-process
+token-mean over the same groups; each rank then moves its own copy of the EMA anchor from
+identical weights. Rank 0 evaluates and logs; metrics are averaged over the ranks.
 """
 
 import random
@@ -25,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from t1core.config import RLConfig
@@ -66,6 +74,9 @@ class RLTrainer:
         self.micro_batch_tokens, self.evaluate, self.on_step = micro_batch_tokens, evaluate, on_step
         self.prompts = prompts
         self.prompt_ids = [prompt_ids(tokenizer, p.problem) for p in prompts]
+        self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+        if cfg.prompts_per_step % self.world:
+            raise ValueError(f"rl.prompts_per_step={cfg.prompts_per_step} must be a multiple of the {self.world} ranks")
         self.state = RLState()
         for p in self.reference.parameters():
             p.requires_grad_(False)
@@ -74,13 +85,14 @@ class RLTrainer:
     # ------------------------------------------------------------ loop
     def train(self) -> RLState:
         st, cfg = self.state, self.cfg
-        bar = tqdm(total=cfg.rounds * cfg.steps_per_round, initial=st.step, desc="rl", unit="step", mininterval=1)
+        bar = tqdm(total=cfg.rounds * cfg.steps_per_round, initial=st.step, desc="rl", unit="step", mininterval=1,
+                   disable=self.rank != 0)
         while st.round < cfg.rounds and not self._out_of_time():
             end = (st.round + 1) * cfg.steps_per_round
             while st.step < end and not self._out_of_time():
                 t0 = time.monotonic()
                 metrics = self.step()
-                st.train_seconds += time.monotonic() - t0
+                st.train_seconds = self._reduce(st.train_seconds + time.monotonic() - t0, dist.ReduceOp.MAX)  # one cap for all
                 st.step += 1
                 st.history.append(metrics)
                 bar.update(1)
@@ -98,7 +110,7 @@ class RLTrainer:
 
     def _end_round(self) -> None:
         record: dict[str, Any] = {"round": self.state.round, "step": self.state.step, "minutes": round(self.state.train_seconds / 60, 3)}
-        if self.evaluate is not None:
+        if self.evaluate is not None and self.rank == 0:
             record.update(self.evaluate(self.engine.module, False))
             shown = ", ".join(f"{k}={v:.3f}" for k, v in record.items() if isinstance(v, float))
             tqdm.write(f"round {self.state.round}: {shown}", file=sys.stderr)
@@ -110,7 +122,12 @@ class RLTrainer:
         t0 = time.monotonic()
         groups, sampled, stats = self._collect()
         t1 = time.monotonic()
-        update = self._update(groups) if groups else dict.fromkeys(UPDATE_KEYS, 0.0)  # every step logs the same keys
+        if groups:
+            update = self._update(groups)
+        elif self.world > 1:  # the update is collective: a rank left without groups joins with zero weight
+            update = self._update(sampled[:1], weight=0.0)
+        else:
+            update = dict.fromkeys(UPDATE_KEYS, 0.0)  # every step logs the same keys
         if not self.cfg.frozen_reference and (self.state.step + 1) % self.cfg.ref_update_every == 0:
             obj.ema_update_(self.reference, self.engine.module, self.cfg.ema_rate)
         return self._step_metrics(sampled, groups, stats, update, t1 - t0, time.monotonic() - t0)
@@ -119,15 +136,25 @@ class RLTrainer:
         """(groups to train on, every group sampled, timing); refills dropped uniform groups up to MAX_REFILLS times."""
         cfg, keep, sampled = self.cfg, [], []
         stats = {"rollout_s": 0.0, "grade_s": 0.0, "rollout_tokens": 0}
-        need = cfg.prompts_per_step
+        quota = cfg.prompts_per_step // self.world
+        need = quota
         for attempt in range(1 + (MAX_REFILLS if cfg.drop_uniform_groups else 0)):
-            groups = self._sample_groups(self._next_prompts(need), attempt, stats)
+            mine = self._next_prompts(int(self._reduce(need)))[self.rank::self.world]  # every rank draws the same prompts
+            groups = self._sample_groups(mine, attempt, stats) if mine else []
             sampled += groups
             keep += [g for g in groups if not (cfg.drop_uniform_groups and g.uniform)]
-            need = cfg.prompts_per_step - len(keep)
-            if need <= 0:
+            need = max(0, quota - len(keep))
+            if self._reduce(need) <= 0:
                 break
-        return keep[: cfg.prompts_per_step], sampled, stats
+        return keep[:quota], sampled, stats
+
+    def _reduce(self, x: float, op: Any = None) -> float:
+        """x summed (or `op`) over the ranks; x itself in one process."""
+        if self.world == 1:
+            return x
+        t = torch.tensor([float(x)], dtype=torch.float64)
+        dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
+        return float(t)
 
     def _next_prompts(self, n: int) -> list[int]:
         st, out = self.state, []
@@ -144,7 +171,7 @@ class RLTrainer:
     def _sample_groups(self, idx: list[int], attempt: int, stats: dict[str, float]) -> list[Group]:
         k, cfg = self.cfg.k, self.cfg
         t0 = time.monotonic()
-        seed = (self.seed * 1_000_003 + self.state.step) * 10 + attempt
+        seed = ((self.seed * 1_000_003 + self.state.step) * 10 + attempt) * self.world + self.rank
         out = self.rollout.generate(
             self.engine.module, [self.prompt_ids[i] for i in idx for _ in range(k)], cfg.max_new_tokens,
             cfg.temperature, cfg.top_p, seed=seed,
@@ -168,7 +195,7 @@ class RLTrainer:
         return Group(prompt, tokens, logprobs, reward, penalty, score, [asdict(f) for f in fl])
 
     # ------------------------------------------------------------ update
-    def _update(self, groups: list[Group]) -> dict[str, float]:
+    def _update(self, groups: list[Group], weight: float = 1.0) -> dict[str, float]:
         cfg = self.cfg
         prompts = [g.prompt_ids for g in groups for _ in g.tokens]
         responses = [t for g in groups for t in g.tokens]
@@ -184,17 +211,21 @@ class RLTrainer:
         loss = entropy = 0.0
         for _ in range(cfg.updates_per_batch):
             old = sampler_lp if cfg.updates_per_batch > 1 else None
-            loss, entropy = self._policy_step(batch, adv, old)
+            loss, entropy = self._policy_step(batch, adv, old, weight)
         return {
             "loss": loss, "entropy": entropy, "kl": float(seq_kl.mean()), "adv_mean": float(adv.mean()),
             "adv_std": float(adv.std()) if adv.numel() > 1 else 0.0, "adv_abs_max": float(adv.abs().max()),
             "ref_s": t1 - t0, "update_s": time.monotonic() - t1, "train_tokens": float(batch["attention_mask"].sum()),
         }
 
-    def _policy_step(self, batch: dict[str, torch.Tensor], adv: torch.Tensor, old_lp: torch.Tensor | None) -> tuple[float, float]:
-        """One optimizer step over micro-batches; the loss is a token-mean over the whole batch."""
+    def _policy_step(
+        self, batch: dict[str, torch.Tensor], adv: torch.Tensor, old_lp: torch.Tensor | None, weight: float = 1.0,
+    ) -> tuple[float, float]:
+        """One optimizer step over micro-batches; the loss is a token-mean over the whole batch of every rank.
+
+        DeepSpeed averages the ranks' gradients, so each rank's share is scaled by the world size."""
         cfg, engine, mask = self.cfg, self.engine, batch["response_mask"]
-        total = float(mask.sum().clamp_min(1))
+        total = max(1.0, self._reduce(weight * float(mask.sum())))
         chunks = chunk_rows(batch, self.micro_batch_tokens)
         loss_sum = ent_sum = 0.0
         for i, rows in enumerate(chunks):
@@ -207,7 +238,7 @@ class RLTrainer:
             old = None if old_lp is None else old_lp[rows, :width].to(engine.device)
             pg = obj.policy_loss(logp, adv[rows].to(engine.device), m, old, cfg.clip_ratio)
             ent_mean = obj.masked_mean(ent, m)
-            loss = share * (pg - cfg.entropy_coef * ent_mean)
+            loss = self.world * weight * share * (pg - cfg.entropy_coef * ent_mean)
             engine.backward(loss)
             loss_sum += float(loss.detach())
             ent_sum += share * float(ent_mean.detach())
@@ -232,6 +263,10 @@ class RLTrainer:
             "rollout_s": stats["rollout_s"], "grade_s": stats["grade_s"], "step_s": step_s,
             **{k: float(v) for k, v in update.items() if k != "train_tokens"},
         }
+        if self.world > 1:  # the mean over the ranks, in one collective
+            values = torch.tensor(list(metrics.values()), dtype=torch.float64)
+            dist.all_reduce(values)
+            metrics = dict(zip(metrics, (values / self.world).tolist()))
         return {k: round(v, 6) for k, v in metrics.items()}
 
     # ------------------------------------------------------------ checkpoints

@@ -37,19 +37,17 @@ def run(params: Params) -> dict:
         raise DataError(str(start_dir / "config.json"), 0, None, "no SFT model to start RL from (run `t1 sft` first)")
     if params.deepspeed.zero_stage == 3:
         raise ConfigError(
-            "deepspeed.zero_stage: 3 is for SFT; the rl stage runs in one process, where ZeRO-3 shards nothing and the "
-            "lean sampler and the EMA anchor read whole weights: run rl with --set deepspeed.zero_stage=2"
+            "deepspeed.zero_stage: 3 is for SFT; in the rl stage the lean sampler and the EMA anchor read whole "
+            "weights on every rank: run rl with --set deepspeed.zero_stage=2"
         )
-    _, world = init_distributed(params.deepspeed.backend)
-    if world > 1:
-        raise ValueError(f"the rl stage runs in one process for now (WORLD_SIZE={world}); multi-GPU rollouts come with vLLM (issue #7)")
+    rank, world = init_distributed(params.deepspeed.backend)
     out_dir = Path(paths.models_dir) / "rl"
     resume_from = latest_checkpoint(out_dir / "checkpoints", "round_") if cfg.resume else None
     policy, tokenizer = load_pretrained(start_dir, params.model)
     reference, _ = load_pretrained(start_dir, params.model)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.95))
     engine = make_engine(policy, optimizer, None, params.deepspeed, cfg.grad_clip, params.model.dtype)
-    with StageRun(params, "rl") as tracking, Grader.from_config(params.grading) as grader:
+    with StageRun(params, "rl", enabled=rank == 0) as tracking, Grader.from_config(params.grading) as grader:
         rollout = make_rollout_engine(cfg.rollout_engine, tokenizer)
         evaluate = heldout_evaluator(params, tokenizer, rollout, heldout, grader, cfg.eval_limit)
         trainer = RLTrainer(
@@ -57,15 +55,18 @@ def run(params: Params) -> dict:
             params.seed, out_dir / "checkpoints", evaluate=evaluate,
             on_step=lambda step, m: tracking.log_metrics(m, step),
         )
-        start = evaluate(engine.module, True)  # the SFT model, same items, same evaluator
+        start = evaluate(engine.module, True) if rank == 0 else {}  # the SFT model, same items, same evaluator
         if resume_from is not None:
             trainer.resume(resume_from)
         else:
-            trainer.state.rounds.append({"round": 0, "step": 0, "minutes": 0.0, **evaluate(engine.module, False)})
+            quick = evaluate(engine.module, False) if rank == 0 else {}
+            trainer.state.rounds.append({"round": 0, "step": 0, "minutes": 0.0, **quick})
         state = trainer.train()
+        if rank != 0:
+            return {}
         final = evaluate(engine.module, True)
         save_pretrained(engine.module, tokenizer, out_dir / "final")
-        metrics = _metrics(params, state, start, final, len(prompts))
+        metrics = {**_metrics(params, state, start, final, len(prompts)), "world_size": world}
         tracking.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         _write_reports(params, state, tracking)
     write_stage_metrics(params, "rl", metrics, started)

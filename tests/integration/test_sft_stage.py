@@ -136,8 +136,8 @@ def test_missing_or_bad_stage_inputs_name_file_line_field(project):
     assert res.exit_code == 2 and "models/sft/final/config.json:0: no SFT model to start RL from" in res.output
 
 
-def test_two_process_torchrun_sft(project):
-    """`torchrun --nproc-per-node 2` runs the same SFT stage: two gloo ranks, one model, one metrics file."""
+def test_two_process_torchrun_sft_and_rl(project):
+    """`torchrun --nproc-per-node 2` runs the same SFT and RL stages: two gloo ranks, one model, one metrics file."""
     import os
     import subprocess
     import sys
@@ -154,3 +154,16 @@ def test_two_process_torchrun_sft(project):
     m = json.loads((project / "metrics/sft.json").read_text())
     assert m["world_size"] == 2 and m["steps"] > 0 and m["final_train_loss"] < 10
     assert (project / "models/sft/final/model.safetensors").is_file()
+
+    # the RL stage, data parallel on the same two ranks: each samples half the prompts of a step
+    cmd[-1:] = ["--set", "rl.prompts_per_step=4", "rl"]
+    res = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    m = json.loads((project / "metrics/rl.json").read_text())
+    assert m["world_size"] == 2 and m["steps"] == 2 and len(m["rounds"]) == 3
+    assert all("heldout_accuracy_greedy" in r for r in m["rounds"])  # rank 0 evaluated every round
+    assert (project / "models/rl/checkpoints/round_02/manifest.json").is_file()
+    assert (project / "models/rl/final/model.safetensors").is_file()
+    odd = subprocess.run(cmd[:-3] + ["--set", "rl.prompts_per_step=3", "--set", "rl.resume=false", "rl"], cwd=project,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert odd.returncode != 0 and "rl.prompts_per_step=3 must be a multiple of the 2 ranks" in odd.stderr
