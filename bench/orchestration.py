@@ -1,6 +1,7 @@
 """Orchestration overhead (issue #8): a no-op `dvc repro`, and Prefect's cost per stage.
 
-Run after `make run` (every stage up to date), alone on the machine:
+Run after `make run` (every stage up to date; it refuses otherwise, since a "no-op" repro would
+rerun the changed stages), alone on the machine:
 
     python bench/orchestration.py --runs 5 --out bench/results/orchestration.json
 
@@ -39,8 +40,20 @@ def _stats(xs: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3), "max": round(max(xs), 3), "runs": len(xs)}
 
 
+def require_up_to_date() -> None:
+    """A no-op repro is only a no-op when every stage is up to date; otherwise this bench would rerun stages
+    (SFT and RL take minutes) and time them."""
+    res = subprocess.run([str(Path(sys.executable).parent / "dvc"), "status", "--json"], cwd=REPO, check=True,
+                         capture_output=True, text=True)
+    changed = sorted(set(json.loads(res.stdout or "{}")) - {"promote"})  # promote always runs
+    if changed:
+        raise SystemExit(f"bench/orchestration.py: stages not up to date: {', '.join(changed)}; run `make run` first")
+
+
 def measure(runs: int) -> dict:
     import flows.pipeline as pipeline
+
+    require_up_to_date()
 
     out: dict = {"noop_dvc_repro_s": _stats([_timed(_dvc) for _ in range(runs)])}
     out["prefect_first_flow_s"] = round(_timed(getattr(pipeline, "curate")), 3)  # starts the ephemeral API

@@ -155,7 +155,7 @@ class TeacherConfig(_Section):
     max_new_tokens: int = Field(512, ge=16, description="token budget of one attempt and of the rewrite")
     critique_tokens: int = Field(128, ge=8, description="token budget of a critique or a verification (greedy)")
     rewrite: bool = Field(True, description="rewrite the merged trace into a natural thinking style; a rewrite that loses the answer is not used (counted)")
-    engine: Literal["cpu", "hf"] = Field("hf", description="rollout engine the teacher generates with (cpu = lean sampler, Llama family)")
+    engine: Literal["cpu", "hf", "vllm"] = Field("hf", description="rollout engine the teacher generates with (cpu = lean sampler, Llama family; vllm = vLLM, where installed)")
     limit: int | None = Field(None, ge=1, description="SFT-pool problems sent to the teacher (None = all)")
     batch_problems: int = Field(16, ge=1, description="problems per teacher batch (the progress bar's unit)")
 
@@ -233,7 +233,7 @@ class RLConfig(_Section):
     steps_per_round: int = Field(10, ge=1, description="updates per round")
     max_minutes: float | None = Field(None, gt=0, description="wall-clock cap on training (rollouts + updates), minutes; evals excluded")
     eval_limit: int | None = Field(None, ge=1, description="held-out problems for the per-round greedy eval (None: all); the final eval uses all")
-    rollout_engine: Literal["cpu", "hf"] = Field("cpu", description="generation engine for RL rollouts and every held-out eval: cpu = the lean KV-cache sampler (Llama family; on the model's device, CPU or CUDA); hf = transformers generate, any model")
+    rollout_engine: Literal["cpu", "hf", "vllm"] = Field("cpu", description="generation engine for RL rollouts and every held-out eval: cpu = the lean KV-cache sampler (Llama family; on the model's device, CPU or CUDA); hf = transformers generate, any model; vllm = vLLM colocated in the trainer's process, weights loaded in place before each call (needs vLLM installed: the GPU image, or `make test-vllm`'s environment)")
     resume: bool = Field(True, description="continue from the newest complete round")
 
 

@@ -33,6 +33,9 @@ def test_rollout_measurement_renders_into_a_replaceable_doc_block(tmp_path):
                                                  "update_s": 0.5, "response_len": 7}] * 2}}
     block = suite.render({"rollout": report, "rl": rl}, machine, "python bench/suite.py", "2026-01-01")
     assert "| 4 |" in block and "TRL `GRPOTrainer` | not installed" in block and "t1's step (medians)" in block
+    assert "| target (issue #8) |" in block and "rollout decode >= 40 %" not in block  # batch 4 < 64: no rollout target row
+    with_trl = {**rl, "trl": rl["t1"], "speedup_median": 3.2}
+    assert suite.targets({"rl": with_trl}) == [("t1 RL step >= 3x faster than TRL GRPOTrainer", "3.2x", True)]
 
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nIntro.\n\n## Hand-written\n\nAnalysis.\n")
