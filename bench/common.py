@@ -1,6 +1,7 @@
 """What every benchmark shares: the machine it ran on, the matmul peak it is measured against,
 run statistics, and the GEMM shape bound (how fast the device multiplies the model's own shapes)."""
 
+import json
 import os
 import platform
 import statistics
@@ -19,6 +20,16 @@ def machine() -> dict:
         pass
     return {"cores": os.cpu_count(), "cpu": cpu, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "python": platform.python_version()}
+
+
+def emit(report: dict, out: str | None) -> None:
+    """Print a benchmark's JSON report and, with --out, write it there."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        with open(out, "w") as f:
+            f.write(text + "\n")
 
 
 def stats(xs: list[float], digits: int = 3) -> dict:

@@ -11,15 +11,13 @@ hidden x context, at the mean context of the run).
 """
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from common import gemm_bound_gflops, machine, matmul_peak_gflops, stats
+from common import emit, gemm_bound_gflops, machine, matmul_peak_gflops, stats
 from t1core.config import load_params
 from t1core.rollout.cpu_sampler import CPUSampler
 from t1core.rollout.hf_engine import HFGenerateEngine
@@ -141,10 +139,7 @@ def main() -> None:
     args = ap.parse_args()
     report = measure(args.params, args.batch, args.new_tokens, args.prompt_len, args.runs,
                      torch.device(args.device), getattr(torch, args.dtype))
-    print(json.dumps(report, indent=2))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ rate of the model's own forward matmul shapes at one batch's rows, each timed al
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
 
-from common import gemm_bound_gflops, llama_gemms, machine, matmul_peak_gflops, stats
+from common import emit, gemm_bound_gflops, llama_gemms, machine, matmul_peak_gflops, stats
 from t1core.config import load_params
 from t1core.data.jsonl import model_parser, read_jsonl
 from t1core.models.engine import make_engine
@@ -98,10 +97,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         report = measure(args.params, args.runs, args.steps, Path(tmp))
-    print(json.dumps(report, indent=2))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

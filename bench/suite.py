@@ -30,27 +30,28 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))  # common.py and the parts' markdown helpers
 RESULTS = REPO / "bench" / "results"
 BEGIN, END = "<!-- SUITE:BEGIN (bench/suite.py writes this block) -->", "<!-- SUITE:END -->"
 PARTS = ("rollout", "sft", "rl", "orchestration", "memory")
 
 
-def commands(runs: int) -> dict[str, list[str]]:
-    """Each part's command line (the doc prints them), writing bench/results/<part>.json."""
-    py = [sys.executable]
-    return {
-        "rollout": py + ["bench/rollout.py", "--batch", "64", "256", "--new-tokens", "128", "--runs", str(runs),
-                         "--out", "bench/results/rollout.json"],
-        "sft": py + ["bench/sft_throughput.py", "--runs", str(runs), "--steps", "20", "--out", "bench/results/sft.json"],
-        "rl": py + ["bench/rl_vs_trl.py", "--steps", str(runs + 1), "--out", "bench/results/rl_step.json", "--sides", "t1"]
-        + (["trl"] if importlib.util.find_spec("trl") else []),
-        "orchestration": py + ["bench/orchestration.py", "--runs", str(runs), "--out", "bench/results/orchestration.json"],
-        "memory": py + ["bench/zero_memory.py", "--out", "bench/results/zero_memory.json"],
-    }
-
-
 RESULT_FILE = {"rollout": "rollout.json", "sft": "sft.json", "rl": "rl_step.json", "orchestration": "orchestration.json",
                "memory": "zero_memory.json"}
+
+
+def commands(runs: int) -> dict[str, list[str]]:
+    """Each part's command line (the doc prints them), writing bench/results/<RESULT_FILE[part]>."""
+    out = {part: ["--out", f"bench/results/{name}"] for part, name in RESULT_FILE.items()}
+    py = [sys.executable]
+    return {
+        "rollout": py + ["bench/rollout.py", "--batch", "64", "256", "--new-tokens", "128", "--runs", str(runs), *out["rollout"]],
+        "sft": py + ["bench/sft_throughput.py", "--runs", str(runs), "--steps", "20", *out["sft"]],
+        "rl": py + ["bench/rl_vs_trl.py", "--steps", str(runs + 1), *out["rl"], "--sides", "t1"]
+        + (["trl"] if importlib.util.find_spec("trl") else []),
+        "orchestration": py + ["bench/orchestration.py", "--runs", str(runs), *out["orchestration"]],
+        "memory": py + ["bench/zero_memory.py", *out["memory"]],
+    }
 
 
 def run_part(part: str, cmd: list[str]) -> dict:
@@ -126,7 +127,6 @@ def md_rl(r: dict) -> list[str]:
 
 
 def md_orchestration(r: dict) -> list[str]:
-    sys.path.insert(0, str(REPO / "bench"))
     from orchestration import markdown
 
     return [markdown(r)]
@@ -194,7 +194,6 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     a = ap.parse_args()
-    sys.path.insert(0, str(REPO / "bench"))
     from common import machine
 
     RESULTS.mkdir(parents=True, exist_ok=True)
