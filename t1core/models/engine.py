@@ -47,6 +47,15 @@ def finish_distributed() -> None:
         torch.distributed.destroy_process_group()
 
 
+def all_reduce(values: list[float], op: Any = None) -> list[float]:
+    """`values` summed (or reduced by `op`) over the ranks in one collective; the values themselves in one process."""
+    if not (torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1):
+        return [float(v) for v in values]
+    t = torch.tensor(values, dtype=torch.float64)
+    torch.distributed.all_reduce(t, op=op or torch.distributed.ReduceOp.SUM)
+    return t.tolist()
+
+
 def ds_config(cfg: DeepSpeedConfig, grad_clip: float, dtype: str) -> dict[str, Any]:
     zero: dict[str, Any] = {"stage": cfg.zero_stage}
     if cfg.offload_optimizer and cfg.zero_stage > 0:

@@ -41,6 +41,7 @@ from t1core.grading import Grader
 from t1core.models.chat import prompt_ids
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
 from t1core.models.device import model_device, to_device
+from t1core.models.engine import all_reduce
 from t1core.rl import objectives as obj
 from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups, take_rows
 from t1core.rl.penalties import KINDS, flags
@@ -150,11 +151,7 @@ class RLTrainer:
 
     def _reduce(self, x: float, op: Any = None) -> float:
         """x summed (or `op`) over the ranks; x itself in one process."""
-        if self.world == 1:
-            return x
-        t = torch.tensor([float(x)], dtype=torch.float64)
-        dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
-        return float(t)
+        return all_reduce([x], op)[0]
 
     def _next_prompts(self, n: int) -> list[int]:
         st, out = self.state, []
@@ -264,9 +261,7 @@ class RLTrainer:
             **{k: float(v) for k, v in update.items() if k != "train_tokens"},
         }
         if self.world > 1:  # the mean over the ranks, in one collective
-            values = torch.tensor(list(metrics.values()), dtype=torch.float64)
-            dist.all_reduce(values)
-            metrics = dict(zip(metrics, (values / self.world).tolist()))
+            metrics = {k: v / self.world for k, v in zip(metrics, all_reduce(list(metrics.values())))}
         return {k: round(v, 6) for k, v in metrics.items()}
 
     # ------------------------------------------------------------ checkpoints

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from t1core.config import SFTConfig
 from t1core.models.checkpoint import prune, read_checkpoint, write_checkpoint
 from t1core.models.device import to_device
-from t1core.models.engine import full_weights
+from t1core.models.engine import all_reduce, full_weights
 from t1core.sft.data import Example, bucket_batches, collate
 
 
@@ -101,16 +101,23 @@ class SFTTrainer:
     def _timed_step(self, batch: list[int]) -> float:
         t0 = time.monotonic()
         loss = self.train_step(batch)
-        self.state.train_seconds += time.monotonic() - t0
+        elapsed = self.state.train_seconds + time.monotonic() - t0
+        self.state.train_seconds = all_reduce([elapsed], dist.ReduceOp.MAX)[0]  # one clock: every rank stops at the same step
         return loss
 
     def train_step(self, batch: list[int]) -> float:
-        """One optimizer step; returns the token-mean response loss of this rank's batch."""
+        """One optimizer step; returns the token-mean response loss over the batches of every rank.
+
+        The loss is normalised by the response tokens of all ranks. DeepSpeed averages the ranks'
+        gradients, so each rank's share is scaled by the world size: N ranks make the update that one
+        process makes on their batches together (tests/integration/test_data_parallel.py)."""
         inputs = to_device(collate([self.examples[i] for i in batch], self.pad_id), self.engine.device)
-        out = self.engine(**inputs)
-        self.engine.backward(out.loss)
+        out = self.engine(**inputs)  # HF's loss: the mean over this batch's shifted labels
+        n = float((inputs["labels"][:, 1:] != -100).sum())
+        total, loss_sum = all_reduce([n, n * float(out.loss.detach())])
+        self.engine.backward(out.loss * (self.world * n / max(1.0, total)))
         self.engine.step()
-        return float(out.loss.detach())
+        return loss_sum / max(1.0, total)
 
     def _eval(self, final: bool) -> dict[str, Any]:
         with full_weights(self.engine.module):  # ZeRO-3: every rank gathers, rank 0 evaluates

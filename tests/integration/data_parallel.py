@@ -1,9 +1,14 @@
-"""Worker for test_rl_stage's data-parallel check: one RL update over four fixed groups of unequal lengths,
-either in one process (all four) or under `torchrun --nproc-per-node 2` (groups 0, 2 on rank 0; 1, 3 on
-rank 1). Writes the updated policy's parameters (rank 0) to the path given; the test compares them.
+"""Worker for test_data_parallel: the same updates in one process and under `torchrun --nproc-per-node 2`.
 
-    python tests/integration/rl_data_parallel.py OUT.pt
-    python -m torch.distributed.run --nproc-per-node 2 tests/integration/rl_data_parallel.py OUT.pt
+- `rl`: one RL update over four fixed groups of unequal lengths (one process: all four; two ranks:
+  groups 0, 2 on rank 0 and 1, 3 on rank 1).
+- `sft`: three SFT steps, each over two fixed batches of unequal lengths (one process: both batches
+  as one; two ranks: one batch each).
+
+Rank 0 writes the parameters before and after, and the logged losses, to the path given; the test compares them.
+
+    python tests/integration/data_parallel.py {rl,sft} OUT.pt
+    python -m torch.distributed.run --nproc-per-node 2 tests/integration/data_parallel.py {rl,sft} OUT.pt
 """
 
 import copy
@@ -14,11 +19,14 @@ import torch
 
 from t1core.config import load_params
 from t1core.data.records import Problem
+from t1core.models.chat import encode_example
 from t1core.models.engine import finish_distributed, init_distributed, make_engine
 from t1core.models.factory import build_tiny
 from t1core.models.tokenizer import train_tokenizer
 from t1core.rl.batch import Group, pad_sequences
 from t1core.rl.trainer import RLTrainer, recompute_logprobs
+from t1core.sft.data import Example
+from t1core.sft.trainer import SFTTrainer
 
 REPO = Path(__file__).resolve().parents[2]
 K = 4
@@ -40,26 +48,46 @@ def groups(trainer: RLTrainer, prompts: list[Problem]) -> list[Group]:
     return out
 
 
-def main(out: Path) -> None:
-    rank, world = init_distributed("gloo")
+def tiny_setup() -> tuple:
     params = load_params(REPO / "params.yaml", overrides=[
         "model.hidden_size=32", "model.intermediate_size=64", "model.num_layers=1", "model.num_heads=2",
         f"rl.k={K}", "rl.prompts_per_step=4", "rl.kl_coef=0.1", "rl.entropy_coef=0.01", "tracking.enabled=false"])
     texts = [f"What is {a} + {b}? The answer is {a + b}." for a in range(30) for b in range(10)]
     tok = train_tokenizer(texts, 300)
     policy = build_tiny(params.model, tok, seed=0)
+    return params, tok, policy
+
+
+def rl_update(params, tok, policy, rank: int, world: int, out: Path) -> tuple:
     reference = copy.deepcopy(policy)
-    before = {n: p.detach().clone() for n, p in policy.named_parameters()}
     engine = make_engine(policy, torch.optim.SGD(policy.parameters(), lr=1.0), None, params.deepspeed, 1e6, "float32")
     prompts = [Problem(id=f"p{i}", source="t", problem=f"What is {i} + {i + 1}?", answer=str(2 * i + 1)) for i in range(4)]
     trainer = RLTrainer(engine, reference, tok, prompts, params.rl, None, None, 0, out.parent / "ckpt")
-    mine = groups(trainer, prompts)[rank::world]
-    trainer._update(mine)
+    trainer._update(groups(trainer, prompts)[rank::world])
+    return engine, []
+
+
+def sft_steps(params, tok, policy, rank: int, world: int, out: Path) -> tuple:
+    """Steps over batches of 3 and 5 examples whose responses differ in length, so a per-rank mean would weigh them wrongly."""
+    examples = [Example(*encode_example(tok, f"What is {a} + {b}?", "The answer is " + f"{a + b} " * (1 + a % 4)))
+                for a in range(8) for b in range(3)]
+    engine = make_engine(policy, torch.optim.SGD(policy.parameters(), lr=0.5), None, params.deepspeed, 1e6, "float32")
+    trainer = SFTTrainer(engine, examples, params.sft, tok.pad_token_id, seed=0, ckpt_dir=out.parent / "ckpt")
+    pairs = [([0, 5, 9], [1, 2, 13, 17, 22]), ([3, 4, 7, 8, 11], [6, 23, 10]), ([12, 14, 15], [16, 18, 19, 20, 21])]
+    losses = [trainer.train_step(a + b if world == 1 else (a, b)[rank]) for a, b in pairs]
+    return engine, losses
+
+
+def main(mode: str, out: Path) -> None:
+    rank, world = init_distributed("gloo")
+    params, tok, policy = tiny_setup()
+    before = {n: p.detach().clone() for n, p in policy.named_parameters()}
+    engine, losses = {"rl": rl_update, "sft": sft_steps}[mode](params, tok, policy, rank, world, out)
     if rank == 0:
         after = {n: p.detach().clone() for n, p in engine.module.named_parameters()}
-        torch.save({"before": before, "after": after}, out)
+        torch.save({"before": before, "after": after, "losses": losses}, out)
     finish_distributed()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(sys.argv[1], Path(sys.argv[2]))
