@@ -81,8 +81,8 @@ def gemm_bound_gflops(shapes: list[tuple[int, int, int]], device: torch.device, 
         per_call = elapsed / reps
         flops = 2.0 * m * k * n
         total_flops, total_s = total_flops + flops, total_s + per_call
-        per_shape.append({"m": m, "k": k, "n": n, "gflops": round(flops / per_call / 1e9, 1)})
-    return {"gflops": round(total_flops / total_s / 1e9, 1), "per_shape": per_shape}
+        per_shape.append({"m": m, "k": k, "n": n, "gflops": round(flops / per_call / 1e9, 3)})
+    return {"gflops": round(total_flops / total_s / 1e9, 3), "per_shape": per_shape}
 
 
 def llama_gemms(cfg, rows: int) -> list[tuple[int, int, int]]:

@@ -51,14 +51,13 @@ def write_checkpoint(
     _barrier()
     engine.save_checkpoint(str(tmp), tag="ds")
     _barrier()  # every rank's shards are on disk before rank 0 hashes them
-    with full_weights(engine.module):  # ZeRO-3: every rank gathers, rank 0 writes the HF weights
-        if _is_rank0():
-            engine.module.save_pretrained(tmp / "hf", safe_serialization=True)
+    for name, model in (("hf", engine.module), *(extra_models or {}).items()):
+        with full_weights(model):  # ZeRO-3: every rank gathers, rank 0 writes the HF weights
+            if _is_rank0():
+                model.save_pretrained(tmp / name, safe_serialization=True)
     if _is_rank0():
         if tokenizer is not None:  # so a resumed run tokenizes exactly as before
             tokenizer.save_pretrained(tmp / "hf")
-        for name, model in (extra_models or {}).items():
-            model.save_pretrained(tmp / name, safe_serialization=True)
         rng = base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode()
         (tmp / "state.json").write_text(json.dumps({**state, "rng": rng}))
         _seal(tmp)

@@ -7,6 +7,7 @@ and `deepspeed --num_gpus 2 ...` / `torchrun --nproc-per-node 2 ...` run the sam
 
 import os
 import socket
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,9 @@ import torch
 
 from t1core.config import DeepSpeedConfig
 from t1core.models.device import compute_device
+
+# module -> its ZeRO-3 parameter offload (DeepSpeed's owner of the gather/release hooks), for full_weights
+_ZERO3_OFFLOAD: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def free_port() -> int:
@@ -58,6 +62,8 @@ def all_reduce(values: list[float], op: Any = None) -> list[float]:
 
 def ds_config(cfg: DeepSpeedConfig, grad_clip: float, dtype: str) -> dict[str, Any]:
     zero: dict[str, Any] = {"stage": cfg.zero_stage}
+    if cfg.zero_stage == 3:
+        zero["stage3_param_persistence_threshold"] = cfg.param_persistence_threshold
     if cfg.offload_optimizer and cfg.zero_stage > 0:
         zero["offload_optimizer"] = {"device": "cpu"}
     return {
@@ -81,22 +87,98 @@ def make_engine(model: Any, optimizer: Any, scheduler: Any, cfg: DeepSpeedConfig
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config(cfg, grad_clip, dtype)
     )
     engine.checkpoint_engine.load = weights_only_load
+    _remember_offload(engine)
     return engine
+
+
+def _remember_offload(engine: Any) -> None:
+    offload = getattr(engine.optimizer, "parameter_offload", engine.optimizer)  # training: stage-3 optimizer's
+    if hasattr(offload, "setup_zero_stage3_hooks"):
+        _ZERO3_OFFLOAD[engine.module] = offload
+
+
+def make_reference(model: Any, cfg: DeepSpeedConfig, dtype: str) -> Any:
+    """The RL reference model: `model` itself, or under ZeRO-3 partitioned like the policy (an inference-only
+    DeepSpeed engine's module), so that no rank holds a whole second copy of a large model."""
+    if cfg.zero_stage != 3:
+        return model
+    import deepspeed
+
+    init_distributed(cfg.backend)
+    engine, _, _, _ = deepspeed.initialize(model=model, config=ds_config(cfg, 0.0, dtype))
+    _remember_offload(engine)
+    return engine.module
+
+
+def is_partitioned(module: Any) -> bool:
+    """True when ZeRO-3 holds `module`'s parameters as shards (then forward passes and gathers are collective)."""
+    return any(hasattr(p, "ds_id") for p in module.parameters())
 
 
 @contextmanager
 def full_weights(module: Any) -> Iterator[None]:
     """Every parameter of `module` materialised for code that reads weights outside a forward pass (the lean
-    sampler, `save_pretrained`, the EMA anchor). A no-op unless ZeRO-3 partitioned them; otherwise collective:
-    every rank must enter (then rank 0 may evaluate or save alone inside)."""
+    sampler, vLLM's weight sync, `save_pretrained`). A no-op unless ZeRO-3 partitioned them; otherwise
+    collective: every rank must enter (then rank 0 may evaluate or save alone inside).
+
+    While gathered, ZeRO-3's module hooks are off: calls into the module run on the whole weights without
+    gathering again and without entering DeepSpeed's record of the training forward, which must be the same
+    on every rank (rank 0's evals and HF generate's uneven step counts would make it differ)."""
     partitioned = [p for p in module.parameters() if hasattr(p, "ds_id")]
     if not partitioned:
         yield
         return
     import deepspeed
 
-    with deepspeed.zero.GatheredParameters(partitioned):
+    with deepspeed.zero.GatheredParameters(partitioned), _hooks_off(module):
         yield
+
+
+@contextmanager
+def _hooks_off(module: Any) -> Iterator[None]:
+    """DeepSpeed's ZeRO-3 forward/backward hooks removed from `module`, registered again on exit (which makes
+    DeepSpeed re-record its trace on the next training forward, on every rank alike)."""
+    offload = _ZERO3_OFFLOAD.get(module)
+    if offload is None:
+        yield
+        return
+    offload._remove_module_hooks()
+    offload.forward_hooks, offload.backward_hooks = [], []
+    try:
+        yield
+    finally:
+        for p in module.parameters():
+            p.ds_active_sub_modules.clear()
+        offload.setup_zero_stage3_hooks()
+
+
+def parameter_pairs(target: Any, source: Any) -> Iterator[tuple[torch.nn.Parameter, torch.nn.Parameter]]:
+    """(target, source) parameters in order, for in-place updates of `target` from `source` (the EMA anchor).
+
+    Under ZeRO-3 each pair is gathered in turn, so at most one parameter of each model is whole at a time;
+    what is written into the target is kept (rank 0's values are re-partitioned to every rank). Collective
+    then: every rank must consume the whole iterator."""
+    pairs = zip(target.parameters(), source.parameters(), strict=True)
+    if not (is_partitioned(target) or is_partitioned(source)):
+        yield from pairs
+        return
+    import deepspeed
+
+    for t, s in pairs:
+        with deepspeed.zero.GatheredParameters([s]), deepspeed.zero.GatheredParameters([t], modifier_rank=0):
+            yield t, s
+
+
+def load_weights(module: Any, state: dict[str, torch.Tensor]) -> None:
+    """`module.load_state_dict(state)` that also fills ZeRO-3 partitioned parameters (collective then)."""
+    partitioned = [p for p in module.parameters() if hasattr(p, "ds_id")]
+    if not partitioned:
+        module.load_state_dict(state)
+        return
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(partitioned, modifier_rank=0):
+        module.load_state_dict(state)
 
 
 def weights_only_load(path: str, map_location: Any = None) -> Any:

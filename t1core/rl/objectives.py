@@ -5,6 +5,8 @@
     loss = −mean_tokens(A_k · log π_θ) − β_H · mean_tokens(H(π_θ(·|prefix)))
 """
 
+from collections.abc import Iterable
+
 import torch
 
 
@@ -82,7 +84,9 @@ def policy_loss(
 
 
 @torch.no_grad()
-def ema_update_(ref: torch.nn.Module, policy: torch.nn.Module, rate: float) -> None:
-    """In place: θ_ref ← rate · θ_ref + (1 − rate) · θ (the dynamic anchor)."""
-    for r, p in zip(ref.parameters(), policy.parameters(), strict=True):
+def ema_update_(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], rate: float) -> None:
+    """In place, for each (θ_ref, θ) pair: θ_ref ← rate · θ_ref + (1 − rate) · θ (the dynamic anchor).
+
+    `pairs`: zip(ref.parameters(), policy.parameters()), or t1core.models.engine.parameter_pairs under ZeRO-3."""
+    for r, p in pairs:
         r.mul_(rate).add_(p.detach().to(r.dtype), alpha=1 - rate)

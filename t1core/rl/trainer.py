@@ -15,12 +15,17 @@ Training runs in rounds of `steps_per_round`; after each round a checkpoint
 cursor and the RNG) is written and a quick held-out eval is run. A run resumes from
 the newest complete round.
 
-Data parallel (torchrun / deepspeed launcher, ZeRO 0-2): every rank walks the same prompt
+Data parallel (torchrun / deepspeed launcher, ZeRO 0-3): every rank walks the same prompt
 order and samples its own share (prompt i of a draw goes to rank i mod world), keeps up to
 B / world groups, and refills until every rank has its share. The loss is normalised by the
 response tokens of all ranks together, so the averaged gradient equals the one-process
 token-mean over the same groups; each rank then moves its own copy of the EMA anchor from
 identical weights. Rank 0 evaluates and logs; metrics are averaged over the ranks.
+
+ZeRO-3 partitions the policy and the reference alike. Rollouts and evals then run on weights
+gathered for the step (every rank enters), the EMA moves the anchor one gathered parameter
+at a time, and every rank makes the same number of forward/backward passes per update (a rank
+with fewer micro-batches adds zero-weight ones), because each pass gathers collectively.
 """
 
 import random
@@ -41,7 +46,7 @@ from t1core.grading import Grader
 from t1core.models.chat import prompt_ids
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
 from t1core.models.device import model_device, to_device
-from t1core.models.engine import all_reduce
+from t1core.models.engine import all_reduce, full_weights, is_partitioned, load_weights, parameter_pairs
 from t1core.rl import objectives as obj
 from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups, take_rows
 from t1core.rl.penalties import KINDS, flags
@@ -111,8 +116,10 @@ class RLTrainer:
 
     def _end_round(self) -> None:
         record: dict[str, Any] = {"round": self.state.round, "step": self.state.step, "minutes": round(self.state.train_seconds / 60, 3)}
+        if self.evaluate is not None:
+            with full_weights(self.engine.module):  # ZeRO-3: every rank gathers, rank 0 evaluates
+                record.update(self.evaluate(self.engine.module, False) if self.rank == 0 else {})
         if self.evaluate is not None and self.rank == 0:
-            record.update(self.evaluate(self.engine.module, False))
             shown = ", ".join(f"{k}={v:.3f}" for k, v in record.items() if isinstance(v, float))
             tqdm.write(f"round {self.state.round}: {shown}", file=sys.stderr)
         self.state.rounds.append(record)
@@ -121,7 +128,8 @@ class RLTrainer:
     # ------------------------------------------------------------ one step
     def step(self) -> dict[str, float]:
         t0 = time.monotonic()
-        groups, sampled, stats = self._collect()
+        with full_weights(self.engine.module):  # ZeRO-3: the whole policy for the sampler, on every rank
+            groups, sampled, stats = self._collect()
         t1 = time.monotonic()
         if groups:
             update = self._update(groups)
@@ -130,7 +138,7 @@ class RLTrainer:
         else:
             update = dict.fromkeys(UPDATE_KEYS, 0.0)  # every step logs the same keys
         if not self.cfg.frozen_reference and (self.state.step + 1) % self.cfg.ref_update_every == 0:
-            obj.ema_update_(self.reference, self.engine.module, self.cfg.ema_rate)
+            obj.ema_update_(parameter_pairs(self.reference, self.engine.module), self.cfg.ema_rate)
         return self._step_metrics(sampled, groups, stats, update, t1 - t0, time.monotonic() - t0)
 
     def _collect(self) -> tuple[list[Group], list[Group], dict[str, float]]:
@@ -200,7 +208,8 @@ class RLTrainer:
         sampler_lp = response_values([lp for g in groups for lp in g.logprobs], prompts, batch["targets"].shape[1])
         mask = batch["response_mask"]
         t0 = time.monotonic()
-        ref_lp = recompute_logprobs(self.reference, batch, cfg.temperature, self.micro_batch_tokens)
+        passes = self._passes(batch)
+        ref_lp = recompute_logprobs(self.reference, batch, cfg.temperature, self.micro_batch_tokens, passes)
         seq_kl = ((sampler_lp - ref_lp) * mask).sum(dim=1).view(len(groups), cfg.k)  # d_k [B, K]
         score = torch.tensor([g.score for g in groups])  # [B, K]
         adv = obj.rloo_advantages(obj.shaped_returns(score, seq_kl, cfg.kl_coef)).view(-1)  # [B*K]
@@ -208,24 +217,32 @@ class RLTrainer:
         loss = entropy = 0.0
         for _ in range(cfg.updates_per_batch):
             old = sampler_lp if cfg.updates_per_batch > 1 else None
-            loss, entropy = self._policy_step(batch, adv, old, weight)
+            loss, entropy = self._policy_step(batch, adv, old, weight, passes)
         return {
             "loss": loss, "entropy": entropy, "kl": float(seq_kl.mean()), "adv_mean": float(adv.mean()),
             "adv_std": float(adv.std()) if adv.numel() > 1 else 0.0, "adv_abs_max": float(adv.abs().max()),
             "ref_s": t1 - t0, "update_s": time.monotonic() - t1, "train_tokens": float(batch["attention_mask"].sum()),
         }
 
+    def _passes(self, batch: dict[str, torch.Tensor]) -> int:
+        """Forward passes every rank makes over this update's micro-batches: its own count, or under ZeRO-3
+        (where each pass gathers collectively) the largest count of any rank."""
+        own = len(chunk_rows(batch, self.micro_batch_tokens))
+        return int(self._reduce(own, dist.ReduceOp.MAX)) if is_partitioned(self.engine.module) else own
+
     def _policy_step(
         self, batch: dict[str, torch.Tensor], adv: torch.Tensor, old_lp: torch.Tensor | None, weight: float = 1.0,
+        passes: int = 0,
     ) -> tuple[float, float]:
         """One optimizer step over micro-batches; the loss is a token-mean over the whole batch of every rank.
 
-        DeepSpeed averages the ranks' gradients, so each rank's share is scaled by the world size."""
+        DeepSpeed averages the ranks' gradients, so each rank's share is scaled by the world size. Beyond its
+        own micro-batches a rank repeats its first one with zero weight until it has made `passes` passes."""
         cfg, engine, mask = self.cfg, self.engine, batch["response_mask"]
         total = max(1.0, self._reduce(weight * float(mask.sum())))
-        chunks = chunk_rows(batch, self.micro_batch_tokens)
+        chunks = padded_passes(chunk_rows(batch, self.micro_batch_tokens), passes)
         loss_sum = ent_sum = 0.0
-        for i, rows in enumerate(chunks):
+        for i, (rows, pass_weight) in enumerate(chunks):
             engine.set_gradient_accumulation_boundary(i == len(chunks) - 1)
             mb = to_device(take_rows(batch, rows), engine.device)
             logits = engine(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits[:, :-1]
@@ -235,10 +252,10 @@ class RLTrainer:
             old = None if old_lp is None else old_lp[rows, :width].to(engine.device)
             pg = obj.policy_loss(logp, adv[rows].to(engine.device), m, old, cfg.clip_ratio)
             ent_mean = obj.masked_mean(ent, m)
-            loss = self.world * weight * share * (pg - cfg.entropy_coef * ent_mean)
+            loss = self.world * weight * pass_weight * share * (pg - cfg.entropy_coef * ent_mean)
             engine.backward(loss)
             loss_sum += float(loss.detach())
-            ent_sum += share * float(ent_mean.detach())
+            ent_sum += pass_weight * share * float(ent_mean.detach())
         engine.step()
         return loss_sum, ent_sum
 
@@ -273,16 +290,26 @@ class RLTrainer:
         self.state = RLState(**read_checkpoint(self.engine, path))
         dtype = next(self.reference.parameters()).dtype
         saved = type(self.reference).from_pretrained(Path(path) / "reference", dtype=dtype, use_safetensors=True)
-        self.reference.load_state_dict(saved.state_dict())
+        load_weights(self.reference, saved.state_dict())
 
 
 @torch.no_grad()
-def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:
-    """Per-token log-probs [N, L-1] (on the CPU) of a padded batch's targets under `model` at `temperature`."""
+def recompute_logprobs(
+    model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int, passes: int = 0,
+) -> torch.Tensor:
+    """Per-token log-probs [N, L-1] (on the CPU) of a padded batch's targets under `model` at `temperature`;
+    at least `passes` forward passes (extra ones repeat the first micro-batch and are discarded)."""
     out = torch.zeros(batch["targets"].shape)
     device = model_device(model)
-    for rows in chunk_rows(batch, max_tokens):
+    for rows, keep in padded_passes(chunk_rows(batch, max_tokens), passes):
         mb = to_device(take_rows(batch, rows), device)
         logits = model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits
-        out[rows, : mb["targets"].shape[1]] = obj.token_logprobs(logits[:, :-1], mb["targets"], temperature).float().cpu()
+        if keep:
+            out[rows, : mb["targets"].shape[1]] = obj.token_logprobs(logits[:, :-1], mb["targets"], temperature).float().cpu()
     return out
+
+
+def padded_passes(chunks: list[torch.Tensor], passes: int) -> list[tuple[torch.Tensor, float]]:
+    """(rows, weight) per forward pass: the chunks with weight 1, then the first chunk with weight 0 until
+    there are `passes` (ZeRO-3 ranks must make equally many collective passes)."""
+    return [(rows, 1.0) for rows in chunks] + [(chunks[0], 0.0)] * max(0, passes - len(chunks))

@@ -10,14 +10,14 @@ from typing import Any
 
 import torch
 
-from t1core.config import ConfigError, Params
+from t1core.config import Params
 from t1core.data.jsonl import model_parser, read_jsonl, write_json
 from t1core.data.records import DataError, Problem
 from t1core.eval.accuracy import GREEDY_KEY, SAMPLED_KEY
 from t1core.eval.heldout import heldout_evaluator
 from t1core.grading import Grader
 from t1core.models.checkpoint import latest_checkpoint
-from t1core.models.engine import init_distributed, make_engine
+from t1core.models.engine import full_weights, init_distributed, make_engine, make_reference
 from t1core.models.factory import load_pretrained, save_pretrained
 from t1core.rl.trainer import RLState, RLTrainer
 from t1core.rollout import make_rollout_engine
@@ -35,11 +35,6 @@ def run(params: Params) -> dict:
     start_dir = Path(paths.models_dir) / "sft" / "final"
     if not (start_dir / "config.json").is_file():
         raise DataError(str(start_dir / "config.json"), 0, None, "no SFT model to start RL from (run `t1 sft` first)")
-    if params.deepspeed.zero_stage == 3:
-        raise ConfigError(
-            "deepspeed.zero_stage: 3 is for SFT; in the rl stage the lean sampler and the EMA anchor read whole "
-            "weights on every rank: run rl with --set deepspeed.zero_stage=2"
-        )
     rank, world = init_distributed(params.deepspeed.backend)
     out_dir = Path(paths.models_dir) / "rl"
     resume_from = latest_checkpoint(out_dir / "checkpoints", "round_") if cfg.resume else None
@@ -47,6 +42,7 @@ def run(params: Params) -> dict:
     reference, _ = load_pretrained(start_dir, params.model)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.95))
     engine = make_engine(policy, optimizer, None, params.deepspeed, cfg.grad_clip, params.model.dtype)
+    reference = make_reference(reference, params.deepspeed, params.model.dtype)  # ZeRO-3: partitioned like the policy
     with StageRun(params, "rl", enabled=rank == 0) as tracking, Grader.from_config(params.grading) as grader:
         rollout = make_rollout_engine(cfg.rollout_engine, tokenizer)
         evaluate = heldout_evaluator(params, tokenizer, rollout, heldout, grader, cfg.eval_limit)
@@ -55,17 +51,20 @@ def run(params: Params) -> dict:
             params.seed, out_dir / "checkpoints", evaluate=evaluate,
             on_step=lambda step, m: tracking.log_metrics(m, step),
         )
-        start = evaluate(engine.module, True) if rank == 0 else {}  # the SFT model, same items, same evaluator
+        with full_weights(engine.module):  # ZeRO-3: every rank gathers, rank 0 evaluates
+            start = evaluate(engine.module, True) if rank == 0 else {}  # the SFT model, same items, same evaluator
+            quick = evaluate(engine.module, False) if rank == 0 and resume_from is None else {}
         if resume_from is not None:
             trainer.resume(resume_from)
         else:
-            quick = evaluate(engine.module, False) if rank == 0 else {}
             trainer.state.rounds.append({"round": 0, "step": 0, "minutes": 0.0, **quick})
         state = trainer.train()
+        with full_weights(engine.module):
+            final = evaluate(engine.module, True) if rank == 0 else {}
+            if rank == 0:
+                save_pretrained(engine.module, tokenizer, out_dir / "final")
         if rank != 0:
             return {}
-        final = evaluate(engine.module, True)
-        save_pretrained(engine.module, tokenizer, out_dir / "final")
         metrics = {**_metrics(params, state, start, final, len(prompts)), "world_size": world}
         tracking.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         _write_reports(params, state, tracking)

@@ -39,11 +39,20 @@ def _assert_same_update(one: dict, two: dict, atol: float) -> None:
         torch.testing.assert_close(two["after"][name], one["after"][name], rtol=0, atol=atol, msg=name)
 
 
-def test_two_rank_rl_update_equals_the_one_process_update(tmp_path):
+@pytest.mark.parametrize("mode", ["rl", "rl-zero3"])
+def test_two_rank_rl_update_equals_the_one_process_update(mode, tmp_path):
     """Two ranks with two of four groups of unequal lengths each (global token-mean, KL-shaped RLOO, entropy
-    bonus). Measured: every parameter moved by 7e-5 to 3e-2, the two runs differ by at most 6e-9 (summation
-    order); tolerance 1e-7. A per-rank token mean would differ by about 10 % of the move."""
-    _assert_same_update(*_one_and_two("rl", tmp_path), atol=1e-7)
+    bonus), then one EMA step of the anchor. Under ZeRO-3 the policy and the reference are partitioned, and the
+    rank with fewer micro-batches (4 against 6) pads its forward passes to the other's count.
+    Measured, both modes: every parameter moved by 7e-5 to 3e-2; the two runs differ by at most 3.7e-9 in the
+    policy and the anchor (summation order); tolerance 1e-7. A per-rank token mean differs by about 10 % of
+    the move; under ZeRO-3, without the padded passes the ranks hang in the gather (seen with a 120 s timeout)."""
+    one, two = _one_and_two(mode, tmp_path)
+    assert two["partitioned"] == two["reference_partitioned"] == (mode == "rl-zero3") and not one["partitioned"]
+    _assert_same_update(one, two, atol=1e-7)
+    for name, ref in one["reference"].items():  # the anchor moved halfway to the updated policy, on every shard
+        torch.testing.assert_close(ref, 0.5 * one["before"][name] + 0.5 * one["after"][name], rtol=0, atol=1e-7)
+        torch.testing.assert_close(two["reference"][name], ref, rtol=0, atol=1e-7, msg=name)
 
 
 def test_two_rank_sft_steps_equal_the_one_process_steps(tmp_path):

@@ -16,8 +16,8 @@ from common import gemm_bound_gflops, stats  # noqa: E402
 
 def test_stats_and_gemm_bound():
     assert stats([3.0, 1.0, 2.0, 5.0, 4.0]) == {"median": 3.0, "min": 1.0, "max": 5.0, "runs": 5}
-    bound = gemm_bound_gflops([(8, 16, 32), (8, 32, 16)], torch.device("cpu"), torch.float32, min_seconds=0.01)
-    assert bound["gflops"] > 0 and [(s["m"], s["k"], s["n"]) for s in bound["per_shape"]] == [(8, 16, 32), (8, 32, 16)]
+    bound = gemm_bound_gflops([(32, 64, 128), (32, 128, 64)], torch.device("cpu"), torch.float32, min_seconds=0.01)
+    assert bound["gflops"] > 0 and [(s["m"], s["k"], s["n"]) for s in bound["per_shape"]] == [(32, 64, 128), (32, 128, 64)]
 
 
 def test_rollout_measurement_renders_into_a_replaceable_doc_block(tmp_path):

@@ -57,7 +57,7 @@ def test_one_ema_step():
             p.fill_(1.0)
         for p in pol.parameters():
             p.fill_(3.0)
-    obj.ema_update_(ref, pol, rate=0.9)
+    obj.ema_update_(zip(ref.parameters(), pol.parameters()), rate=0.9)
     assert all(torch.allclose(p, torch.full_like(p, 0.9 * 1.0 + 0.1 * 3.0)) for p in ref.parameters())
     assert all(torch.allclose(p, torch.full_like(p, 3.0)) for p in pol.parameters())  # the policy is untouched
 
