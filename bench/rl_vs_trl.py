@@ -18,6 +18,11 @@ process (separate peak RSS) with its own recommended loss:
 Rewards on both sides come from t1's grader. A step is one optimizer update over 128
 sampled responses, including sampling and grading; the first step is reported apart
 (warm-up) and the rest summarised by median, min and max.
+
+t1 runs twice: as params.yaml has it (`t1`: groups whose K rewards are all equal are dropped and
+refilled by sampling more prompts, up to two more sampling calls a step), and sampling exactly what
+TRL samples (`t1-all-groups`: `rl.drop_uniform_groups=false`, every one of the 16 groups trained,
+the uniform ones with zero advantage, as in GRPO). The second is the like-for-like step.
 """
 
 import argparse
@@ -32,6 +37,7 @@ import time
 from pathlib import Path
 
 B, K, TEMPERATURE, MAX_NEW, LR = 16, 8, 1.2, 448, 5e-5
+SIDES = ("t1", "t1-all-groups", "trl")
 
 
 def _problems(n: int):
@@ -42,7 +48,7 @@ def _problems(n: int):
     return [p for _, p in zip(range(n), rows)]
 
 
-def run_t1(steps: int) -> dict:
+def run_t1(steps: int, refill: bool = True) -> dict:
     import torch
 
     from t1core.config import load_params
@@ -53,7 +59,8 @@ def run_t1(steps: int) -> dict:
     from t1core.rollout import make_rollout_engine
 
     params = load_params("params.yaml", overrides=[f"rl.prompts_per_step={B}", f"rl.k={K}", f"rl.temperature={TEMPERATURE}",
-                                                   f"rl.max_new_tokens={MAX_NEW}", f"rl.lr={LR}", "tracking.enabled=false"])
+                                                   f"rl.max_new_tokens={MAX_NEW}", f"rl.lr={LR}", "tracking.enabled=false",
+                                                   f"rl.drop_uniform_groups={str(refill).lower()}"])
     cfg = params.rl
     policy, tok = load_pretrained("models/sft/final", params.model)
     reference, _ = load_pretrained("models/sft/final", params.model)
@@ -65,7 +72,8 @@ def run_t1(steps: int) -> dict:
         rows = []
         for _ in range(steps):
             m = trainer.step()
-            rows.append({k: m[k] for k in ("step_s", "rollout_s", "grade_s", "ref_s", "update_s", "response_len", "accuracy")})
+            rows.append({k: m[k] for k in ("step_s", "rollout_s", "grade_s", "ref_s", "update_s", "response_len", "accuracy",
+                                           "zero_variance_fraction")})
     return {"steps": rows}
 
 
@@ -194,7 +202,7 @@ def summary(rows: list[dict]) -> dict:
 
 
 def child(side: str, steps: int) -> None:
-    out = run_t1(steps) if side == "t1" else run_trl(steps)
+    out = run_trl(steps) if side == "trl" else run_t1(steps, refill=side == "t1")
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print("RESULT " + json.dumps(out))
 
@@ -206,8 +214,8 @@ def main() -> None:
     ap.add_argument("--trl-curve-minutes", type=float, help="instead: TRL's held-out curve for this many training minutes")
     ap.add_argument("--eval-every", type=int, default=8, help="TRL steps between held-out evaluations (curve mode)")
     ap.add_argument("--plot", metavar="PNG", help="instead: plot --out (a TRL curve) against reports/rl_curve.json")
-    ap.add_argument("--sides", nargs="+", choices=["t1", "trl"], default=["t1", "trl"], help="step-time mode: which sides run")
-    ap.add_argument("--side", choices=["t1", "trl"], help=argparse.SUPPRESS)  # internal: one side per process
+    ap.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES), help="step-time mode: which sides run")
+    ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # internal: one side per process
     a = ap.parse_args()
     if a.side:
         child(a.side, a.steps)
@@ -230,9 +238,10 @@ def main() -> None:
         report[side] = {**json.loads(line[len("RESULT "):]), "wall_s": round(time.monotonic() - t0, 1)}
         report[side]["summary"] = summary(report[side]["steps"])
         print(side, json.dumps(report[side]["summary"]), "peak RSS", report[side]["peak_rss_mb"], "MB", flush=True)
-    if "trl" in report and "t1" in report:
-        report["speedup_median"] = round(report["trl"]["summary"]["median_step_s"] / report["t1"]["summary"]["median_step_s"], 2)
-        print("t1 is", report["speedup_median"], "x faster per step (median)")
+    for side, key in (("t1", "speedup_median"), ("t1-all-groups", "speedup_all_groups_median")):
+        if "trl" in report and side in report:
+            report[key] = round(report["trl"]["summary"]["median_step_s"] / report[side]["summary"]["median_step_s"], 2)
+            print(side, "is", report[key], "x faster per step (median)")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2) + "\n")
 

@@ -80,6 +80,42 @@ def test_kubernetes_manifests_run_non_root_and_expose_nothing():
     assert pool["variables"]["properties"]["project_claim"]["default"] in claims
 
 
+K8S_VERSION = "1.30"  # the oldest Kubernetes the manifests promise to run on (infra/README.md)
+
+
+def test_kubernetes_manifests_match_the_api_schema():
+    """Every object of the servers' manifest against Kubernetes' own OpenAPI schema, strict (unknown fields fail)."""
+    kv = pytest.importorskip("kubernetes_validate", reason="the dev extra installs kubernetes-validate")
+    docs = [d for d in yaml.safe_load_all((REPO / "infra" / "k8s" / "t1-servers.yaml").read_text()) if d]
+    for d in docs:
+        kv.validate(d, K8S_VERSION, strict=True)  # raises ValidationError naming the field
+
+
+def test_kubernetes_work_pool_job_renders_to_a_valid_job():
+    """The work pool's Job template, with its variables' defaults filled in the way Prefect's kubernetes worker
+    fills them (env as name/value pairs, the default command), is a valid batch/v1 Job."""
+    kv = pytest.importorskip("kubernetes_validate", reason="the dev extra installs kubernetes-validate")
+    template = json.loads((REPO / "infra" / "prefect" / "kubernetes-pool.json").read_text())
+    values = {k: v.get("default") for k, v in template["variables"]["properties"].items()}
+    values["env"] = [{"name": k, "value": str(v)} for k, v in values["env"].items()]
+    values["command"] = ["prefect", "flow-run", "execute"]
+
+    def fill(node):
+        if isinstance(node, dict):
+            return {k: fill(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fill(v) for v in node]
+        whole = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", node) if isinstance(node, str) else None
+        if whole:
+            return values[whole.group(1)]
+        return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: str(values[m.group(1)]), node) if isinstance(node, str) else node
+
+    job = fill(template["job_configuration"]["job_manifest"])
+    kv.validate(job, K8S_VERSION, strict=True)
+    with pytest.raises(kv.ValidationError):  # the check has teeth: a misspelt field fails it
+        kv.validate({**job, "spec": {**job["spec"], "backofLimit": 0}}, K8S_VERSION, strict=True)
+
+
 SCRIPTS = [".ci/run", "bench/gpu/check.sh", "infra/slurm/t1-multinode.sbatch"]
 
 
