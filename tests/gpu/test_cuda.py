@@ -17,7 +17,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from t1core.config import DeepSpeedConfig, RLConfig
 from t1core.grading import Grader
 from t1core.models.device import compute_device, to_device
-from t1core.models.engine import make_engine
+from t1core.models.engine import full_weights, make_engine, make_reference
 from t1core.rl.batch import pad_sequences
 from t1core.rl.trainer import RLTrainer, recompute_logprobs
 from t1core.rollout import make_rollout_engine
@@ -128,8 +128,10 @@ def test_deepspeed_on_cuda_reproduces_plain_torch(zero, dtype, tol):
     assert losses[-1] < losses[0]
 
 
-def test_one_t1_rl_step_on_cuda(tmp_path):
-    """The RL trainer end to end on the GPU: sampling, grading, reference pass, update, EMA."""
+@pytest.mark.parametrize("zero", [0, 3])
+def test_one_t1_rl_step_on_cuda(zero, tmp_path):
+    """The RL trainer end to end on the GPU: sampling, grading, reference pass, update, EMA; under ZeRO-3 with
+    every parameter partitioned (policy and anchor), rollouts on the gathered policy."""
     from t1core.data.records import Problem
     from t1core.models.factory import build_tiny
     from t1core.config import ModelConfig
@@ -141,12 +143,21 @@ def test_one_t1_rl_step_on_cuda(tmp_path):
     reference = copy.deepcopy(model).to(compute_device())
     cfg = RLConfig(k=4, prompts_per_step=4, max_new_tokens=8, lr=1e-2, drop_uniform_groups=False, ema_rate=0.5)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    engine = make_engine(model, opt, None, DeepSpeedConfig(backend="nccl"), 1.0, "float32")
+    ds = DeepSpeedConfig(zero_stage=zero, backend="nccl", param_persistence_threshold=0)
+    engine = make_engine(model, opt, None, ds, 1.0, "float32")
+    reference = make_reference(reference, ds, "float32")
     trainer = RLTrainer(engine, reference, tok, problems, cfg, Grader(), make_rollout_engine("cpu", tok), 5, tmp_path)
-    before = {n: p.detach().clone() for n, p in engine.module.named_parameters()}
+    before = _whole(engine.module)
     metrics = trainer.step()
     assert engine.device.type == "cuda" and next(reference.parameters()).device.type == "cuda"
     assert all(v == v for v in metrics.values())  # no NaN
-    moved = sum(not torch.equal(p, before[n]) for n, p in engine.module.named_parameters())
-    assert moved == len(before)
-    _record("rl_step", {k: metrics[k] for k in ("accuracy", "kl", "entropy", "loss", "step_s")})
+    after, anchor = _whole(engine.module), _whole(reference)
+    assert sum(not torch.equal(after[n], before[n]) for n in before) == len(before)
+    for n in before:  # the anchor moved halfway to the updated policy (ema_rate 0.5)
+        torch.testing.assert_close(anchor[n], 0.5 * before[n] + 0.5 * after[n], rtol=0, atol=1e-6)
+    _record(f"rl_step_zero{zero}", {k: metrics[k] for k in ("accuracy", "kl", "entropy", "loss", "step_s")})
+
+
+def _whole(module) -> dict[str, torch.Tensor]:
+    with full_weights(module):  # ZeRO-3: gathered
+        return {n: p.detach().clone() for n, p in module.named_parameters()}
