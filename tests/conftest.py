@@ -10,6 +10,19 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 apply_defaults(REPO)
+RENDEZVOUS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_rendezvous():
+    """A test that builds an engine in this process leaves init_distributed's RANK / MASTER_PORT in os.environ;
+    a `t1` or torchrun child of a later test would inherit them and try to listen on the port this process
+    holds (DistNetworkError). Each test starts and ends without them."""
+    for k in RENDEZVOUS:
+        os.environ.pop(k, None)
+    yield
+    for k in RENDEZVOUS:
+        os.environ.pop(k, None)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ The worker (tests/integration/data_parallel.py) runs the same fixed updates in o
 `torchrun --nproc-per-node 2`; plain SGD, so the update is the gradient itself and any weighting error shows.
 """
 
-import os
 import subprocess
 import sys
 
@@ -19,8 +18,7 @@ WORKER = str(REPO / "tests/integration/data_parallel.py")
 
 
 def _run(cmd: list[str]) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)  # conftest clears RANK etc.
     assert res.returncode == 0, res.stderr[-3000:]
 
 

@@ -138,7 +138,6 @@ def test_missing_or_bad_stage_inputs_name_file_line_field(project):
 
 def test_two_process_torchrun_sft_and_rl(project):
     """`torchrun --nproc-per-node 2` runs the same SFT and RL stages: two gloo ranks, one model, one metrics file."""
-    import os
     import subprocess
     import sys
 
@@ -151,8 +150,7 @@ def test_two_process_torchrun_sft_and_rl(project):
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
            "-m", "t1core.cli", *TINY, "--set", "tracking.enabled=false", "sft"]
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    res = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     m = json.loads((project / "metrics/sft.json").read_text())
     assert m["world_size"] == 2 and m["steps"] > 0 and m["final_train_loss"] < 10
@@ -160,7 +158,7 @@ def test_two_process_torchrun_sft_and_rl(project):
 
     # the RL stage, data parallel on the same two ranks: each samples half the prompts of a step
     cmd[-1:] = ["--set", "rl.prompts_per_step=4", "rl"]
-    res = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     m = json.loads((project / "metrics/rl.json").read_text())
     assert m["world_size"] == 2 and m["steps"] == 2 and len(m["rounds"]) == 3
@@ -168,7 +166,7 @@ def test_two_process_torchrun_sft_and_rl(project):
     assert (project / "models/rl/checkpoints/round_02/manifest.json").is_file()
     assert (project / "models/rl/final/model.safetensors").is_file()
     odd = subprocess.run(cmd[:-3] + ["--set", "rl.prompts_per_step=3", "--set", "rl.resume=false", "rl"], cwd=project,
-                         env=env, capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600)
     assert odd.returncode != 0 and "rl.prompts_per_step=3 must be a multiple of the 2 ranks" in odd.stderr
 
     # ZeRO-3, every parameter partitioned: rollouts and evals on gathered weights (the lean sampler and HF
@@ -176,7 +174,7 @@ def test_two_process_torchrun_sft_and_rl(project):
     for engine in ("cpu", "hf"):
         zero3 = ["--set", "deepspeed.zero_stage=3", "--set", "deepspeed.param_persistence_threshold=0",
                  "--set", f"rl.rollout_engine={engine}", "--set", "rl.resume=false"]
-        res = subprocess.run(cmd[:-3] + [*zero3, "--set", "rl.prompts_per_step=4", "rl"], cwd=project, env=env,
+        res = subprocess.run(cmd[:-3] + [*zero3, "--set", "rl.prompts_per_step=4", "rl"], cwd=project,
                              capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stderr[-3000:]
         m = json.loads((project / "metrics/rl.json").read_text())
@@ -187,7 +185,7 @@ def test_two_process_torchrun_sft_and_rl(project):
         assert any(not torch.equal(saved[k], reference[k]) for k in saved)  # the anchor trails the policy
     # resume under ZeRO-3: the partitioned anchor is filled from round_02's whole weights, one more round runs
     res = subprocess.run(cmd[:-3] + [*zero3[:-2], "--set", "rl.prompts_per_step=4", "--set", "rl.rounds=3", "rl"],
-                         cwd=project, env=env, capture_output=True, text=True, timeout=600)
+                         cwd=project, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     m = json.loads((project / "metrics/rl.json").read_text())
     assert m["steps"] == 3 and [r["round"] for r in m["rounds"]] == [0, 1, 2, 3]
