@@ -229,6 +229,9 @@ class RLConfig(_Section):
     repetition_ngram: int = Field(12, ge=2, description="token n-gram size of the repetition measure")
     repetition_threshold: float = Field(0.5, gt=0, lt=1, description="repetitive when 1 - distinct/total n-grams exceeds this")
     drop_uniform_groups: bool = Field(True, description="drop groups whose rewards are all equal (no signal) and refill")
+    oversample: bool = Field(
+        False, description="with drop_uniform_groups: each sampling call draws extra prompts, sized by the uniform-group "
+        "rate of the steps so far (DAPO's dynamic sampling), so another call to refill is rarely needed; surplus groups are not trained")
     updates_per_batch: int = Field(1, ge=1, description="optimizer updates per rollout batch; > 1 uses the clipped importance ratio")
     clip_ratio: float = Field(0.2, gt=0, description="ε of the clipped importance ratio (only when updates_per_batch > 1)")
     grad_clip: float = Field(1.0, gt=0, description="gradient-norm clip")

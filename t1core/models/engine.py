@@ -112,7 +112,12 @@ def make_reference(model: Any, cfg: DeepSpeedConfig, dtype: str) -> Any:
 
 def is_partitioned(module: Any) -> bool:
     """True when ZeRO-3 holds `module`'s parameters as shards (then forward passes and gathers are collective)."""
-    return any(hasattr(p, "ds_id") for p in module.parameters())
+    return bool(_partitioned(module))
+
+
+def _partitioned(module: Any) -> list[torch.nn.Parameter]:
+    """The parameters of `module` that ZeRO-3 manages (DeepSpeed gives each a ds_id)."""
+    return [p for p in module.parameters() if hasattr(p, "ds_id")]
 
 
 @contextmanager
@@ -124,7 +129,7 @@ def full_weights(module: Any) -> Iterator[None]:
     While gathered, ZeRO-3's module hooks are off: calls into the module run on the whole weights without
     gathering again and without entering DeepSpeed's record of the training forward, which must be the same
     on every rank (rank 0's evals and HF generate's uneven step counts would make it differ)."""
-    partitioned = [p for p in module.parameters() if hasattr(p, "ds_id")]
+    partitioned = _partitioned(module)
     if not partitioned:
         yield
         return
@@ -171,7 +176,7 @@ def parameter_pairs(target: Any, source: Any) -> Iterator[tuple[torch.nn.Paramet
 
 def load_weights(module: Any, state: dict[str, torch.Tensor]) -> None:
     """`module.load_state_dict(state)` that also fills ZeRO-3 partitioned parameters (collective then)."""
-    partitioned = [p for p in module.parameters() if hasattr(p, "ds_id")]
+    partitioned = _partitioned(module)
     if not partitioned:
         module.load_state_dict(state)
         return

@@ -2,8 +2,10 @@
 
 One step: draw B prompts, sample K responses each at temperature τ through the
 rollout engine, grade them, apply the penalties, drop groups with no signal and refill
-them, then one (or `updates_per_batch`) policy update on the RLOO advantages of the
-KL-shaped returns with an entropy bonus, then move the EMA reference.
+them (`oversample`: each call draws about B / (1 - u) prompts plus a margin, u the
+uniform-group rate seen so far, so a refill call is rarely needed), then one (or
+`updates_per_batch`) policy update on the RLOO advantages of the KL-shaped returns with
+an entropy bonus, then move the EMA reference.
 
 Log-probs, KL and entropy are all taken at the rollout temperature (logits / τ): the
 policy being optimised is the one that is sampled from. The sampler's log-probs are
@@ -28,6 +30,7 @@ at a time, and every rank makes the same number of forward/backward passes per u
 with fewer micro-batches adds zero-weight ones), because each pass gathers collectively.
 """
 
+import math
 import random
 import sys
 import time
@@ -53,6 +56,8 @@ from t1core.rl.penalties import KINDS, flags
 from t1core.rollout import RolloutEngine
 
 MAX_REFILLS = 2  # extra sampling passes to replace dropped uniform groups
+UNIFORM_RATE_MEMORY = 0.7  # the running uniform-group rate: u <- 0.7 u + 0.3 (this step's rate); the first step's rate as is
+MAX_UNIFORM_RATE = 0.8  # over-sampling draws at most 5x the prompts needed
 UPDATE_KEYS = ("loss", "entropy", "kl", "adv_mean", "adv_std", "adv_abs_max", "ref_s", "update_s", "train_tokens")
 
 
@@ -62,6 +67,7 @@ class RLState:
     round: int = 0  # completed rounds
     epoch: int = 0  # passes over the prompt pool
     cursor: int = 0  # next prompt in this epoch's order
+    uniform_rate: float | None = None  # running share of sampled groups with equal rewards (sizes the over-sampling)
     train_seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)  # one per step
     rounds: list[dict[str, Any]] = field(default_factory=list)  # per-round eval records
@@ -119,9 +125,9 @@ class RLTrainer:
         if self.evaluate is not None:
             with full_weights(self.engine.module):  # ZeRO-3: every rank gathers, rank 0 evaluates
                 record.update(self.evaluate(self.engine.module, False) if self.rank == 0 else {})
-        if self.evaluate is not None and self.rank == 0:
-            shown = ", ".join(f"{k}={v:.3f}" for k, v in record.items() if isinstance(v, float))
-            tqdm.write(f"round {self.state.round}: {shown}", file=sys.stderr)
+            if self.rank == 0:
+                shown = ", ".join(f"{k}={v:.3f}" for k, v in record.items() if isinstance(v, float))
+                tqdm.write(f"round {self.state.round}: {shown}", file=sys.stderr)
         self.state.rounds.append(record)
         self.save_checkpoint()
 
@@ -144,18 +150,33 @@ class RLTrainer:
     def _collect(self) -> tuple[list[Group], list[Group], dict[str, float]]:
         """(groups to train on, every group sampled, timing); refills dropped uniform groups up to MAX_REFILLS times."""
         cfg, keep, sampled = self.cfg, [], []
-        stats = {"rollout_s": 0.0, "grade_s": 0.0, "rollout_tokens": 0}
+        stats = {"rollout_s": 0.0, "grade_s": 0.0, "rollout_tokens": 0, "prompts": 0, "calls": 0}
         quota = cfg.prompts_per_step // self.world
         need = quota
         for attempt in range(1 + (MAX_REFILLS if cfg.drop_uniform_groups else 0)):
-            mine = self._next_prompts(int(self._reduce(need)))[self.rank::self.world]  # every rank draws the same prompts
+            draw = self._draw_size(int(self._reduce(need)))
+            mine = self._next_prompts(draw)[self.rank::self.world]  # every rank draws the same prompts
             groups = self._sample_groups(mine, attempt, stats) if mine else []
+            stats["prompts"] += draw
+            stats["calls"] += 1
             sampled += groups
             keep += [g for g in groups if not (cfg.drop_uniform_groups and g.uniform)]
             need = max(0, quota - len(keep))
             if self._reduce(need) <= 0:
                 break
+        if cfg.drop_uniform_groups and sampled:
+            rate = self._reduce(sum(g.uniform for g in sampled)) / self._reduce(len(sampled))
+            last = self.state.uniform_rate
+            self.state.uniform_rate = rate if last is None else UNIFORM_RATE_MEMORY * last + (1 - UNIFORM_RATE_MEMORY) * rate
         return keep[:quota], sampled, stats
+
+    def _draw_size(self, need: int) -> int:
+        """Prompts to draw for `need` groups (all ranks): `need` itself, or with over-sampling the expected
+        number at the running uniform rate u plus one standard deviation of the uniform count (the first step,
+        with no rate seen yet, draws `need`)."""
+        if not (self.cfg.drop_uniform_groups and self.cfg.oversample) or self.state.uniform_rate is None:
+            return need
+        return oversampled(need, min(self.state.uniform_rate, MAX_UNIFORM_RATE))
 
     def _reduce(self, x: float, op: Any = None) -> float:
         """x summed (or `op`) over the ranks; x itself in one process."""
@@ -208,8 +229,8 @@ class RLTrainer:
         sampler_lp = response_values([lp for g in groups for lp in g.logprobs], prompts, batch["targets"].shape[1])
         mask = batch["response_mask"]
         t0 = time.monotonic()
-        passes = self._passes(batch)
-        ref_lp = recompute_logprobs(self.reference, batch, cfg.temperature, self.micro_batch_tokens, passes)
+        chunks = self._micro_batches(batch)
+        ref_lp = recompute_logprobs(self.reference, batch, cfg.temperature, chunks)
         seq_kl = ((sampler_lp - ref_lp) * mask).sum(dim=1).view(len(groups), cfg.k)  # d_k [B, K]
         score = torch.tensor([g.score for g in groups])  # [B, K]
         adv = obj.rloo_advantages(obj.shaped_returns(score, seq_kl, cfg.kl_coef)).view(-1)  # [B*K]
@@ -217,30 +238,29 @@ class RLTrainer:
         loss = entropy = 0.0
         for _ in range(cfg.updates_per_batch):
             old = sampler_lp if cfg.updates_per_batch > 1 else None
-            loss, entropy = self._policy_step(batch, adv, old, weight, passes)
+            loss, entropy = self._policy_step(batch, adv, old, weight, chunks)
         return {
             "loss": loss, "entropy": entropy, "kl": float(seq_kl.mean()), "adv_mean": float(adv.mean()),
             "adv_std": float(adv.std()) if adv.numel() > 1 else 0.0, "adv_abs_max": float(adv.abs().max()),
             "ref_s": t1 - t0, "update_s": time.monotonic() - t1, "train_tokens": float(batch["attention_mask"].sum()),
         }
 
-    def _passes(self, batch: dict[str, torch.Tensor]) -> int:
-        """Forward passes every rank makes over this update's micro-batches: its own count, or under ZeRO-3
-        (where each pass gathers collectively) the largest count of any rank."""
-        own = len(chunk_rows(batch, self.micro_batch_tokens))
-        return int(self._reduce(own, dist.ReduceOp.MAX)) if is_partitioned(self.engine.module) else own
+    def _micro_batches(self, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, float]]:
+        """(rows, weight) of every forward pass over this update's batch: its micro-batches, and under ZeRO-3
+        (where each pass gathers collectively) zero-weight repeats up to the largest count of any rank."""
+        own = chunk_rows(batch, self.micro_batch_tokens)
+        passes = int(self._reduce(len(own), dist.ReduceOp.MAX)) if is_partitioned(self.engine.module) else len(own)
+        return padded_passes(own, passes)
 
     def _policy_step(
-        self, batch: dict[str, torch.Tensor], adv: torch.Tensor, old_lp: torch.Tensor | None, weight: float = 1.0,
-        passes: int = 0,
+        self, batch: dict[str, torch.Tensor], adv: torch.Tensor, old_lp: torch.Tensor | None, weight: float,
+        chunks: list[tuple[torch.Tensor, float]],
     ) -> tuple[float, float]:
-        """One optimizer step over micro-batches; the loss is a token-mean over the whole batch of every rank.
-
-        DeepSpeed averages the ranks' gradients, so each rank's share is scaled by the world size. Beyond its
-        own micro-batches a rank repeats its first one with zero weight until it has made `passes` passes."""
+        """One optimizer step over the micro-batches `chunks` (`_micro_batches`); the loss is a token-mean over the
+        whole batch of every rank. DeepSpeed averages the ranks' gradients, so each rank's share is scaled by the
+        world size; a zero-weight pass (ZeRO-3 padding) only takes part in the collectives."""
         cfg, engine, mask = self.cfg, self.engine, batch["response_mask"]
         total = max(1.0, self._reduce(weight * float(mask.sum())))
-        chunks = padded_passes(chunk_rows(batch, self.micro_batch_tokens), passes)
         loss_sum = ent_sum = 0.0
         for i, (rows, pass_weight) in enumerate(chunks):
             engine.set_gradient_accumulation_boundary(i == len(chunks) - 1)
@@ -271,6 +291,7 @@ class RLTrainer:
             **{f"penalty_rate_{k}": sum(f[k] for f in every) / n for k in KINDS},
             "zero_variance_fraction": sum(g.uniform for g in sampled) / max(1, len(sampled)),
             "groups_used": float(len(used)),
+            "prompts_sampled": float(stats["prompts"]), "sampling_calls": float(stats["calls"]),
             "response_len": sum(lengths) / max(1, len(lengths)),
             "rollout_tokens_per_s": stats["rollout_tokens"] / max(1e-9, stats["rollout_s"]),
             "train_tokens_per_s": update["train_tokens"] / max(1e-9, train_s),
@@ -295,18 +316,30 @@ class RLTrainer:
 
 @torch.no_grad()
 def recompute_logprobs(
-    model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int, passes: int = 0,
+    model: Any, batch: dict[str, torch.Tensor], temperature: float, chunks: int | list[tuple[torch.Tensor, float]],
 ) -> torch.Tensor:
-    """Per-token log-probs [N, L-1] (on the CPU) of a padded batch's targets under `model` at `temperature`;
-    at least `passes` forward passes (extra ones repeat the first micro-batch and are discarded)."""
+    """Per-token log-probs [N, L-1] (on the CPU) of a padded batch's targets under `model` at `temperature`, over
+    micro-batches of at most `chunks` tokens, or over the given (rows, weight) passes (a zero-weight pass is
+    made and discarded)."""
     out = torch.zeros(batch["targets"].shape)
     device = model_device(model)
-    for rows, keep in padded_passes(chunk_rows(batch, max_tokens), passes):
+    if isinstance(chunks, int):
+        chunks = padded_passes(chunk_rows(batch, chunks), 0)
+    for rows, keep in chunks:
         mb = to_device(take_rows(batch, rows), device)
         logits = model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits
         if keep:
             out[rows, : mb["targets"].shape[1]] = obj.token_logprobs(logits[:, :-1], mb["targets"], temperature).float().cpu()
     return out
+
+
+def oversampled(need: int, uniform_rate: float) -> int:
+    """Prompts whose groups keep `need` non-uniform ones on average plus one standard deviation, when each group
+    is uniform with probability `uniform_rate` (< 1): (need + sqrt(need * u / (1 - u))) / (1 - u), rounded up."""
+    if need <= 0 or uniform_rate <= 0:
+        return max(need, 0)
+    keep = 1 - uniform_rate
+    return math.ceil((need + math.sqrt(need * uniform_rate / keep)) / keep - 1e-9)
 
 
 def padded_passes(chunks: list[torch.Tensor], passes: int) -> list[tuple[torch.Tensor, float]]:

@@ -14,7 +14,7 @@ from t1core.models.checkpoint import latest_checkpoint
 from t1core.models.engine import make_engine
 from t1core.models.factory import build_tiny
 from t1core.models.tokenizer import train_tokenizer
-from t1core.rl.trainer import RLTrainer
+from t1core.rl.trainer import RLTrainer, oversampled
 from t1core.rollout import make_rollout_engine
 from t1core.sft.data import Example, collate
 
@@ -90,6 +90,27 @@ def test_two_rl_steps_move_every_parameter_and_the_reference_follows_the_ema(tok
             assert torch.allclose(ref[name], 0.5 * ref_before[name] + 0.5 * pol[name], atol=1e-6), name
     unchanged = [n for n, p in _params(tr.engine.module).items() if torch.equal(p, before[n])]
     assert not unchanged
+
+
+def test_oversampling_draws_for_the_uniform_rate_seen_and_trains_at_most_b_groups(tok, warm_state, tmp_path):
+    """At a running uniform rate of 0.5, the first call draws oversampled(3, 0.5) = 10 prompts for B = 3, trains at
+    most 3 groups, and moves the rate towards this step's; without over-sampling the call draws B."""
+    for on, first_draw in ((True, 10), (False, 3)):
+        tr = _trainer(tok, warm_state, tmp_path / str(on), oversample=on)
+        tr.state.uniform_rate = 0.5
+        m = tr.step()
+        assert m["prompts_sampled"] >= first_draw and tr.state.epoch * len(PROBLEMS) + tr.state.cursor == m["prompts_sampled"]
+        assert m["groups_used"] <= 3 and m["sampling_calls"] >= 1
+        assert tr.state.uniform_rate == pytest.approx(0.7 * 0.5 + 0.3 * m["zero_variance_fraction"], abs=1e-6)
+    fresh = _trainer(tok, warm_state, tmp_path / "fresh")
+    m = fresh.step()  # no rate seen yet: the first call draws B, and the rate is this step's
+    assert fresh.state.uniform_rate == pytest.approx(m["zero_variance_fraction"], abs=1e-6)
+    assert m["prompts_sampled"] == 3 or m["sampling_calls"] > 1
+
+
+def test_oversampled_prompt_counts():
+    assert [oversampled(16, u) for u in (0.0, 0.25, 0.5)] == [16, 25, 40]  # (16 + sqrt(16 u / (1 - u))) / (1 - u)
+    assert oversampled(0, 0.5) == 0 and oversampled(1, 0.5) == 4
 
 
 def test_frozen_reference_stays_put(tok, warm_state, tmp_path):

@@ -38,7 +38,7 @@ def test_rollout_measurement_renders_into_a_replaceable_doc_block(tmp_path):
     assert suite.targets({"rl": with_trl}) == [("t1 RL step >= 3x faster than TRL GRPOTrainer", "3.2x", True)]
     all_groups = {**with_trl, "t1-all-groups": rl["t1"], "speedup_all_groups_median": 2.9}  # the like-for-like ratio decides
     assert suite.targets({"rl": all_groups}) == [
-        ("t1 RL step >= 3x faster than TRL GRPOTrainer", "2.9x (same sampling; 3.2x with t1's refills)", False)]
+        ("t1 RL step >= 3x faster than TRL GRPOTrainer", "2.9x (same sampling; 3.2x with t1's dropped groups replaced)", False)]
     assert "Like for like" in suite.render({"rl": all_groups}, machine, "c", "d")
 
     doc = tmp_path / "benchmarks.md"
