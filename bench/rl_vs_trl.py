@@ -19,8 +19,10 @@ Rewards on both sides come from t1's grader. A step is one optimizer update over
 sampled responses, including sampling and grading; the first step is reported apart
 (warm-up) and the rest summarised by median, min and max.
 
-t1 runs twice: as params.yaml has it (`t1`: groups whose K rewards are all equal are dropped and
-refilled by sampling more prompts, up to two more sampling calls a step), and sampling exactly what
+t1 runs three times: as params.yaml has it (`t1`: groups whose K rewards are all equal are dropped and
+refilled by sampling more prompts, up to two more sampling calls a step), with over-sampling
+(`t1-oversample`: `rl.oversample=true`, each call draws extra prompts for the uniform-group rate seen so
+far, DAPO's dynamic sampling), and sampling exactly what
 TRL samples (`t1-all-groups`: `rl.drop_uniform_groups=false`, every one of the 16 groups trained,
 the uniform ones with zero advantage, as in GRPO). The second is the like-for-like step.
 """
@@ -37,7 +39,12 @@ import time
 from pathlib import Path
 
 B, K, TEMPERATURE, MAX_NEW, LR = 16, 8, 1.2, 448, 5e-5
-SIDES = ("t1", "t1-all-groups", "trl")
+T1_SIDES = {  # t1's sides: their overrides of params.yaml
+    "t1": [],
+    "t1-oversample": ["rl.oversample=true"],  # dropped groups replaced by over-sampling each call (DAPO), then refills
+    "t1-all-groups": ["rl.drop_uniform_groups=false"],  # TRL's sampling: every group trained
+}
+SIDES = (*T1_SIDES, "trl")
 
 
 def _problems(n: int):
@@ -48,7 +55,7 @@ def _problems(n: int):
     return [p for _, p in zip(range(n), rows)]
 
 
-def run_t1(steps: int, refill: bool = True) -> dict:
+def run_t1(steps: int, overrides: list[str]) -> dict:
     import torch
 
     from t1core.config import load_params
@@ -60,7 +67,7 @@ def run_t1(steps: int, refill: bool = True) -> dict:
 
     params = load_params("params.yaml", overrides=[f"rl.prompts_per_step={B}", f"rl.k={K}", f"rl.temperature={TEMPERATURE}",
                                                    f"rl.max_new_tokens={MAX_NEW}", f"rl.lr={LR}", "tracking.enabled=false",
-                                                   f"rl.drop_uniform_groups={str(refill).lower()}"])
+                                                   *overrides])
     cfg = params.rl
     policy, tok = load_pretrained("models/sft/final", params.model)
     reference, _ = load_pretrained("models/sft/final", params.model)
@@ -73,7 +80,7 @@ def run_t1(steps: int, refill: bool = True) -> dict:
         for _ in range(steps):
             m = trainer.step()
             rows.append({k: m[k] for k in ("step_s", "rollout_s", "grade_s", "ref_s", "update_s", "response_len", "accuracy",
-                                           "zero_variance_fraction")})
+                                           "zero_variance_fraction", "prompts_sampled", "sampling_calls")})
     return {"steps": rows}
 
 
@@ -202,7 +209,7 @@ def summary(rows: list[dict]) -> dict:
 
 
 def child(side: str, steps: int) -> None:
-    out = run_trl(steps) if side == "trl" else run_t1(steps, refill=side == "t1")
+    out = run_trl(steps) if side == "trl" else run_t1(steps, T1_SIDES[side])
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print("RESULT " + json.dumps(out))
 
@@ -238,7 +245,8 @@ def main() -> None:
         report[side] = {**json.loads(line[len("RESULT "):]), "wall_s": round(time.monotonic() - t0, 1)}
         report[side]["summary"] = summary(report[side]["steps"])
         print(side, json.dumps(report[side]["summary"]), "peak RSS", report[side]["peak_rss_mb"], "MB", flush=True)
-    for side, key in (("t1", "speedup_median"), ("t1-all-groups", "speedup_all_groups_median")):
+    for side, key in (("t1", "speedup_median"), ("t1-oversample", "speedup_oversample_median"),
+                      ("t1-all-groups", "speedup_all_groups_median")):
         if "trl" in report and side in report:
             report[key] = round(report["trl"]["summary"]["median_step_s"] / report[side]["summary"]["median_step_s"], 2)
             print(side, "is", report[key], "x faster per step (median)")

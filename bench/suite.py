@@ -47,7 +47,7 @@ def commands(runs: int) -> dict[str, list[str]]:
     return {
         "rollout": py + ["bench/rollout.py", "--batch", "64", "256", "--new-tokens", "128", "--runs", str(runs), *out["rollout"]],
         "sft": py + ["bench/sft_throughput.py", "--runs", str(runs), "--steps", "20", *out["sft"]],
-        "rl": py + ["bench/rl_vs_trl.py", "--steps", str(runs + 1), *out["rl"], "--sides", "t1", "t1-all-groups"]
+        "rl": py + ["bench/rl_vs_trl.py", "--steps", str(runs + 1), *out["rl"], "--sides", "t1", "t1-oversample", "t1-all-groups"]
         + (["trl"] if importlib.util.find_spec("trl") else []),
         "orchestration": py + ["bench/orchestration.py", "--runs", str(runs), *out["orchestration"]],
         "memory": py + ["bench/zero_memory.py", *out["memory"]],
@@ -80,7 +80,7 @@ def md_rollout(r: dict) -> list[str]:
     for row in r["rows"]:
         lines.append(f"| {row['batch']} | {_s(row['cpu_tokens_per_s'])} | {_s(row['hf_tokens_per_s'])} | {row['speedup']}x | "
                      f"{row['cpu_gflops']} | **{100 * row['cpu_share_of_peak']:.1f} %** | "
-                     f"{row['gemm_bound_gflops']} GFLOP/s ({100 * row['gemm_bound_share_of_peak']:.0f} %) |")
+                     f"{row['gemm_bound_gflops']:.1f} GFLOP/s ({100 * row['gemm_bound_share_of_peak']:.0f} %) |")
     ts = r.get("time_split")
     if ts:
         lines += ["", f"Sampler time split at batch {ts['batch']} (torch.profiler self time): dense GEMMs "
@@ -97,7 +97,7 @@ def md_sft(r: dict) -> list[str]:
             "GEMM bound of the model's shapes |", "|---|---|---|---|---|---|---|",
             f"| {_s(r['tokens_per_s'])} | {_s(r['padded_tokens_per_s'])} | {_s(r['step_s'], ' s', '{:.3f}')} | "
             f"{r['model_gflops']} | **{100 * r['share_of_peak']:.1f} %** | {_s(r['matmul_peak_gflops'], '', '{:.0f}')} | "
-            f"{r['gemm_bound_gflops']} GFLOP/s |"]
+            f"{r['gemm_bound_gflops']:.1f} GFLOP/s |"]
 
 
 def _median(rows: list[dict], key: str) -> float:
@@ -110,6 +110,7 @@ def md_rl(r: dict) -> list[str]:
              f"{c['max_new_tokens']} new tokens, lr {c['lr']}; {c['steps']} steps a side, the first one is warm-up.", "",
              "| | first step | median step (min-max) | timed steps | mean response tokens | peak RSS |", "|---|---|---|---|---|---|"]
     sides = (("t1", "t1, params.yaml (uniform groups dropped and refilled)"),
+             ("t1-oversample", "t1, over-sampled (`rl.oversample=true`, refilled when short)"),
              ("t1-all-groups", "t1, every group trained (TRL's sampling)"), ("trl", "TRL `GRPOTrainer`"))
     for side, name in sides:
         if side not in r:
@@ -120,10 +121,11 @@ def md_rl(r: dict) -> list[str]:
                      f"{s['n_timed']} | {_median(r[side]['steps'], 'response_len'):.0f} | {r[side]['peak_rss_mb']:,.0f} MB |")
     if "speedup_all_groups_median" in r:
         lines += ["", f"**Like for like (the same 128 samples a step): t1 is {r['speedup_all_groups_median']}x faster per "
-                      f"step** (target 3x). With its refills, t1's default step is {r['speedup_median']}x faster."]
+                      f"step** (target 3x). Replacing its dropped groups, t1's default step is {r['speedup_median']}x faster"
+                      + (f" ({r['speedup_oversample_median']}x over-sampled)." if "speedup_oversample_median" in r else ".")]
     elif "speedup_median" in r:
         lines += ["", f"**t1 is {r['speedup_median']}x faster per step** (target 3x)."]
-    for side in ("t1", "t1-all-groups"):
+    for side in ("t1", "t1-oversample", "t1-all-groups"):
         if side in r:
             lines += ["", _split_line(side, r[side]["steps"])]
     return lines
@@ -135,7 +137,9 @@ def _split_line(side: str, steps: list[dict]) -> str:
     return (f"`{side}` step (medians): rollout {split['rollout_s']:.2f} s, reward {split['grade_s']:.2f} s, "
             f"train {split['ref_s'] + split['update_s']:.2f} s (reference pass {split['ref_s']:.2f} s + update "
             f"{split['update_s']:.2f} s), of {split['step_s']:.2f} s"
-            + (f"; {100 * uniform:.0f} % of sampled groups uniform." if uniform is not None else "."))
+            + (f"; {100 * uniform:.0f} % of sampled groups uniform" if uniform is not None else "")
+            + (f"; {_median(steps, 'prompts_sampled'):.0f} prompts in {_median(steps, 'sampling_calls'):.0f} sampling "
+               "call(s) a step." if "prompts_sampled" in steps[0] else "."))
 
 
 def md_orchestration(r: dict) -> list[str]:
@@ -168,7 +172,7 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
     if "speedup_all_groups_median" in rl:  # like for like: the same samples a step as TRL
         x = rl["speedup_all_groups_median"]
         out.append(("t1 RL step >= 3x faster than TRL GRPOTrainer", f"{x}x (same sampling; {rl['speedup_median']}x with "
-                    "t1's refills)", x >= 3))
+                    "t1's dropped groups replaced)", x >= 3))
     elif "speedup_median" in rl:
         x = rl["speedup_median"]
         out.append(("t1 RL step >= 3x faster than TRL GRPOTrainer", f"{x}x", x >= 3))
