@@ -165,7 +165,8 @@ class RLTrainer:
             if self._reduce(need) <= 0:
                 break
         if cfg.drop_uniform_groups and sampled:
-            rate = self._reduce(sum(g.uniform for g in sampled)) / self._reduce(len(sampled))
+            uniform, total = all_reduce([sum(g.uniform for g in sampled), len(sampled)])  # one collective
+            rate = uniform / total
             last = self.state.uniform_rate
             self.state.uniform_rate = rate if last is None else UNIFORM_RATE_MEMORY * last + (1 - UNIFORM_RATE_MEMORY) * rate
         return keep[:quota], sampled, stats
@@ -230,7 +231,7 @@ class RLTrainer:
         mask = batch["response_mask"]
         t0 = time.monotonic()
         chunks = self._micro_batches(batch)
-        ref_lp = recompute_logprobs(self.reference, batch, cfg.temperature, chunks)
+        ref_lp = logprobs_over(self.reference, batch, cfg.temperature, chunks)
         seq_kl = ((sampler_lp - ref_lp) * mask).sum(dim=1).view(len(groups), cfg.k)  # d_k [B, K]
         score = torch.tensor([g.score for g in groups])  # [B, K]
         adv = obj.rloo_advantages(obj.shaped_returns(score, seq_kl, cfg.kl_coef)).view(-1)  # [B*K]
@@ -314,17 +315,20 @@ class RLTrainer:
         load_weights(self.reference, saved.state_dict())
 
 
-@torch.no_grad()
-def recompute_logprobs(
-    model: Any, batch: dict[str, torch.Tensor], temperature: float, chunks: int | list[tuple[torch.Tensor, float]],
-) -> torch.Tensor:
+def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:
     """Per-token log-probs [N, L-1] (on the CPU) of a padded batch's targets under `model` at `temperature`, over
-    micro-batches of at most `chunks` tokens, or over the given (rows, weight) passes (a zero-weight pass is
-    made and discarded)."""
+    micro-batches of at most `max_tokens` tokens."""
+    return logprobs_over(model, batch, temperature, padded_passes(chunk_rows(batch, max_tokens), 0))
+
+
+@torch.no_grad()
+def logprobs_over(
+    model: Any, batch: dict[str, torch.Tensor], temperature: float, chunks: list[tuple[torch.Tensor, float]],
+) -> torch.Tensor:
+    """`recompute_logprobs` over given (rows, weight) passes (`RLTrainer._micro_batches`); a zero-weight pass is
+    made (ZeRO-3 ranks pass together) and its result discarded."""
     out = torch.zeros(batch["targets"].shape)
     device = model_device(model)
-    if isinstance(chunks, int):
-        chunks = padded_passes(chunk_rows(batch, chunks), 0)
     for rows, keep in chunks:
         mb = to_device(take_rows(batch, rows), device)
         logits = model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"]).logits
