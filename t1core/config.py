@@ -242,6 +242,12 @@ class RLConfig(_Section):
     rollout_engine: Literal["cpu", "hf", "vllm"] = Field("cpu", description="generation engine for RL rollouts and every held-out eval: cpu = the lean KV-cache sampler (Llama family; on the model's device, CPU or CUDA); hf = transformers generate, any model; vllm = vLLM colocated in the trainer's process, weights loaded in place before each call (needs vLLM installed: the GPU image, or `make test-vllm`'s environment)")
     resume: bool = Field(True, description="continue from the newest complete round")
 
+    @model_validator(mode="after")
+    def _oversample_needs_dropping(self) -> "RLConfig":
+        if self.oversample and not self.drop_uniform_groups:
+            raise ValueError("rl.oversample draws extra prompts to replace dropped uniform groups: it needs rl.drop_uniform_groups: true")
+        return self
+
 
 class EvalConfig(_Section):
     budgets: list[int] = Field(default=[32, 64, 128, 256], description="inference-scaling token budgets (paper: 1k-16k)")

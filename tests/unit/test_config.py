@@ -100,6 +100,11 @@ def test_bad_values_name_the_field(override, field):
     assert f"--set {override}" in str(e.value)
 
 
+def test_oversampling_without_dropping_groups_is_refused():
+    with pytest.raises(ConfigError, match=r"rl: .*rl.oversample .*needs rl.drop_uniform_groups: true"):
+        load_params(REPO_PARAMS, overrides=["rl.drop_uniform_groups=false", "rl.oversample=true"])
+
+
 def test_errors_point_at_the_yaml_line(tmp_path):
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "embedded.yaml").write_text("{}\n")
