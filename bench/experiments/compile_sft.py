@@ -8,6 +8,7 @@ a fresh embedded model on the real traces), optionally compiles its module in pl
 steps (the compile happens there), then times 3 runs of 30 steps in the stage's own batch order.
 """
 
+import argparse
 import sys
 import tempfile
 import time
@@ -38,4 +39,6 @@ def main(mode: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "eager")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=["eager", "compile"])
+    main(ap.parse_args().mode)
