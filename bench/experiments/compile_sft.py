@@ -5,9 +5,9 @@
 
 Run after `make run`, alone on the machine. Builds the suite's SFT trainer (`bench/sft_throughput.trainer`:
 a fresh embedded model on the real traces), optionally compiles its module in place, makes 6 warm-up
-steps (the compile happens there), then times 3 runs of 30 steps in the stage's own batch order. `--attention eager` swaps HF's SDPA
-attention for its matmul-softmax-matmul one (which inductor can fuse); `--inductor-mode` is passed
-to torch.compile.
+steps (the compile happens there), then times 3 runs of 30 steps in the stage's own batch order.
+`--attention eager` swaps HF's SDPA attention for its matmul-softmax-matmul one (which inductor can
+fuse); `--inductor-mode` is passed to torch.compile.
 """
 
 import argparse

@@ -165,17 +165,20 @@ class RLTrainer:
             if self._reduce(need) <= 0:
                 break
         if cfg.drop_uniform_groups and sampled:
-            uniform, total = all_reduce([sum(g.uniform for g in sampled), len(sampled)])  # one collective
-            rate = uniform / total
-            last = self.state.uniform_rate
-            self.state.uniform_rate = rate if last is None else UNIFORM_RATE_MEMORY * last + (1 - UNIFORM_RATE_MEMORY) * rate
+            self._track_uniform_rate(sampled)
         return keep[:quota], sampled, stats
+
+    def _track_uniform_rate(self, sampled: list[Group]) -> None:
+        """The running uniform-group rate (over every rank's groups): this step's rate first, then its EMA."""
+        uniform, total = all_reduce([sum(g.uniform for g in sampled), len(sampled)])  # one collective
+        rate, last = uniform / total, self.state.uniform_rate
+        self.state.uniform_rate = rate if last is None else UNIFORM_RATE_MEMORY * last + (1 - UNIFORM_RATE_MEMORY) * rate
 
     def _draw_size(self, need: int) -> int:
         """Prompts to draw for `need` groups (all ranks): `need` itself, or with over-sampling the expected
         number at the running uniform rate u plus one standard deviation of the uniform count (the first step,
         with no rate seen yet, draws `need`)."""
-        if not (self.cfg.drop_uniform_groups and self.cfg.oversample) or self.state.uniform_rate is None:
+        if not self.cfg.oversample or self.state.uniform_rate is None:  # the config refuses oversample without dropping
             return need
         return oversampled(need, min(self.state.uniform_rate, MAX_UNIFORM_RATE))
 
