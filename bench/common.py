@@ -56,6 +56,22 @@ def matmul_peak_gflops(device: torch.device, dtype: torch.dtype, repeats: int = 
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
 
 
+def read_bandwidth_gbs(nbytes: int, device: torch.device, repeats: int = 7) -> float:
+    """GB/s of one streaming read (a sum) over a fresh nbytes fp32 buffer: the best of `repeats`, the rate a
+    memory-bound kernel reading that footprint could at most reach (on a CPU whose last-level cache holds the
+    buffer this is the cache's rate, not DRAM's)."""
+    x = torch.ones(max(nbytes // 4, 1), device=device)
+    x.sum()
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        t0 = time.perf_counter()
+        x.sum()
+        sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return x.numel() * 4 / best / 1e9
+
+
 def gemm_bound_gflops(shapes: list[tuple[int, int, int]], device: torch.device, dtype: torch.dtype,
                       min_seconds: float = 0.2) -> dict:
     """GFLOP/s of the matmuls (m, k, n) one model step is made of, each timed alone in a tight loop.

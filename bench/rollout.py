@@ -17,9 +17,9 @@ import time
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from common import emit, gemm_bound_gflops, machine, matmul_peak_gflops, stats
+from common import emit, gemm_bound_gflops, machine, matmul_peak_gflops, read_bandwidth_gbs, stats, sync
 from t1core.config import load_params
-from t1core.rollout.cpu_sampler import CPUSampler
+from t1core.rollout.cpu_sampler import CPUSampler, decode_attention
 from t1core.rollout.hf_engine import HFGenerateEngine
 
 NO_EOS = -1  # never sampled: fixed-length generation
@@ -63,6 +63,50 @@ def sampler_gemms(model: LlamaForCausalLM, rows: int) -> list[tuple[int, int, in
     layer = [(rows, c.hidden_size, qkv), (rows, c.num_attention_heads * hd, c.hidden_size),
              (rows, c.hidden_size, 2 * c.intermediate_size), (rows, c.intermediate_size, c.hidden_size)]
     return layer * c.num_hidden_layers + [(rows, c.hidden_size, c.vocab_size)]
+
+
+def attention_seconds(model: LlamaForCausalLM, rows: int, context: int, total: int, device: torch.device,
+                      dtype: torch.dtype, min_seconds: float = 0.2) -> float:
+    """Seconds one decode step spends in the sampler's own attention kernel (`decode_attention`: score and
+    value products over the KV cache, mask, softmax) for every layer, timed alone in a tight loop on a cache
+    laid out as the sampler's (`total` columns allocated, the first `context` read). Memory-bound: each
+    call reads the layer's whole K and V slice."""
+    c = model.config
+    hd, nkv = c.hidden_size // c.num_attention_heads, c.num_key_value_heads
+    kv = torch.randn(2, rows, nkv, total, hd, device=device, dtype=dtype)
+    keys, values = kv[0, :, :, :context], kv[1, :, :, :context]
+    q = torch.randn(rows, c.num_attention_heads, 1, hd, device=device, dtype=dtype)
+    mask = torch.ones(rows, 1, 1, context, dtype=torch.bool, device=device)
+    decode_attention(q, keys, values, mask)
+    reps, elapsed = 0, 0.0
+    sync(device)
+    t0 = time.perf_counter()
+    while elapsed < min_seconds:
+        for _ in range(10):
+            decode_attention(q, keys, values, mask)
+        reps += 10
+        sync(device)
+        elapsed = time.perf_counter() - t0
+    return elapsed / reps * c.num_hidden_layers
+
+
+def kernel_ceiling(model: LlamaForCausalLM, rows: int, prompt_len: int, new_tokens: int, device: torch.device,
+                   dtype: torch.dtype, gemm_gflops: float) -> dict:
+    """The fastest a decode step could be if every op but two ran free: the dense GEMMs at their measured
+    shape bound plus attention at its measured rate (at the run's mean context), one after the other as the
+    sampler runs them. Also attention's read rate over the KV cache against a plain streaming read of the
+    cache's whole footprint (how far a better attention kernel could go)."""
+    c = model.config
+    context, total = prompt_len + new_tokens // 2, prompt_len + new_tokens
+    flops = sum(2.0 * m * k * n for m, k, n in sampler_gemms(model, rows))
+    gemm_s = flops / (gemm_gflops * 1e9)
+    attn_s = attention_seconds(model, rows, context, total, device, dtype)
+    per_ctx = 2 * c.num_hidden_layers * rows * c.num_key_value_heads * (c.hidden_size // c.num_attention_heads) * 4
+    stream = read_bandwidth_gbs(per_ctx * total, device)
+    return {"gemm_ms": round(gemm_s * 1e3, 3), "attention_ms": round(attn_s * 1e3, 3),
+            "tokens_per_s": round(rows / (gemm_s + attn_s)),
+            "attention_read_gbs": round(per_ctx * context / attn_s / 1e9, 1), "stream_read_gbs": round(stream, 1),
+            "stream_tokens_per_s": round(rows / (gemm_s + per_ctx * context / (stream * 1e9)))}
 
 
 def time_split(model: LlamaForCausalLM, batch: int, new_tokens: int, prompt_len: int) -> dict:
@@ -111,10 +155,15 @@ def measure(params: str, batches: list[int], new_tokens: int, prompt_len: int, r
         cpu, hf, share = stats(cpu, 0), stats(hf, 0), stats(shares)
         gflops = cpu["median"] * fpt / 1e9
         bound = gemm_bound_gflops(sampler_gemms(model, b), device, dtype)
+        ceiling = kernel_ceiling(model, b, prompt_len, new_tokens, device, dtype, bound["gflops"])
+        for key in ("", "stream_"):
+            ceiling[f"{key}share_of_peak"] = round(ceiling[f"{key}tokens_per_s"] * fpt / 1e9 / statistics.median(peaks), 3)
+        ceiling["sampler_fraction"] = round(cpu["median"] / ceiling["tokens_per_s"], 3)
         rows.append({
             "batch": b, "cpu_tokens_per_s": cpu, "hf_tokens_per_s": hf, "speedup": round(cpu["median"] / hf["median"], 2),
             "cpu_gflops": round(gflops, 1), "cpu_share_of_peak": share["median"], "cpu_share_of_peak_runs": share,
             "gemm_bound_gflops": bound["gflops"], "gemm_bound_share_of_peak": round(bound["gflops"] / statistics.median(peaks), 3),
+            "kernel_ceiling": ceiling,
         })
     peak = stats(peaks, 1)
     return {

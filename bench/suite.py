@@ -81,6 +81,20 @@ def md_rollout(r: dict) -> list[str]:
         lines.append(f"| {row['batch']} | {_s(row['cpu_tokens_per_s'])} | {_s(row['hf_tokens_per_s'])} | {row['speedup']}x | "
                      f"{row['cpu_gflops']} | **{100 * row['cpu_share_of_peak']:.1f} %** | "
                      f"{row['gemm_bound_gflops']:.1f} GFLOP/s ({100 * row['gemm_bound_share_of_peak']:.0f} %) |")
+    ceilings = [row for row in r["rows"] if "kernel_ceiling" in row]
+    if ceilings:
+        lines += ["", "Ceilings: a decode step with every op free except the GEMMs (at their shape bound) and attention, "
+                      "run one after the other; attention at the sampler's own kernel rate, or reading the KV cache at a "
+                      "plain streaming read's rate over the cache's footprint (`bench/rollout.py` `kernel_ceiling`).", "",
+                  "| batch | GEMMs per step | attention per step | attention reads | streaming read | ceiling, "
+                  "today's attention | ceiling, attention at the streaming rate | sampler / first ceiling |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in ceilings:
+            c = row["kernel_ceiling"]
+            lines.append(f"| {row['batch']} | {c['gemm_ms']:.2f} ms | {c['attention_ms']:.2f} ms | {c['attention_read_gbs']} GB/s | "
+                         f"{c['stream_read_gbs']} GB/s | {c['tokens_per_s']:,} tokens/s (**{100 * c['share_of_peak']:.0f} %** "
+                         f"of peak) | {c['stream_tokens_per_s']:,} tokens/s ({100 * c['stream_share_of_peak']:.0f} %) | "
+                         f"{100 * c['sampler_fraction']:.0f} % |")
     ts = r.get("time_split")
     if ts:
         lines += ["", f"Sampler time split at batch {ts['batch']} (torch.profiler self time): dense GEMMs "
@@ -185,15 +199,19 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
     return out
 
 
-def render(results: dict, machine: dict, cmd: str, date: str) -> str:
+def render(results: dict, machine: dict, date: str) -> str:
     lines = [BEGIN, f"## Suite results ({date})", "",
-             f"Command: `{cmd}`. Machine: {machine['cores']} cores ({machine['cpu']}), torch {machine['torch']}, "
-             f"{machine['torch_threads']} torch threads, Python {machine['python']}. Each cell: median (min-max) of "
-             "the runs stated.", "", "| target (issue #8) | measured | met |", "|---|---|---|",
+             f"Command: `python bench/suite.py` (every part; `--only PART ...` reruns some and keeps the others' last "
+             f"results, so each part below names the command and date that produced it). Machine: {machine['cores']} "
+             f"cores ({machine['cpu']}), torch {machine['torch']}, {machine['torch_threads']} torch threads, Python "
+             f"{machine['python']}. Each cell: median (min-max) of the runs stated.", "",
+             "| target (issue #8) | measured | met |", "|---|---|---|",
              *[f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(results)], ""]
     for part, (title, fn) in RENDER.items():
         if part in results:
-            lines += [f"### {title}", "", *fn(results[part]), ""]
+            ran = results[part].get("suite_run")
+            origin = [f"Ran: `{ran['command']}`, {ran['date']}.", ""] if ran else []
+            lines += [f"### {title}", "", *origin, *fn(results[part]), ""]
     return "\n".join(lines + [END])
 
 
@@ -221,14 +239,14 @@ def main() -> None:
     suite_json = RESULTS / "suite.json"
     results = json.loads(suite_json.read_text())["results"] if suite_json.exists() else {}
     cmds = commands(a.runs)
-    for part in a.only:
-        results[part] = run_part(part, cmds[part])
     date = time.strftime("%Y-%m-%d")
-    info = machine()
-    suite_json.write_text(json.dumps({"date": date, "machine": info, "runs": a.runs, "results": results}, indent=1) + "\n")
     cmd = "python bench/suite.py" + (f" --runs {a.runs}" if a.runs != 5 else "") + \
         (f" --only {' '.join(a.only)}" if list(a.only) != list(PARTS) else "")
-    write_doc(a.doc, render(results, info, cmd, date))
+    for part in a.only:
+        results[part] = {**run_part(part, cmds[part]), "suite_run": {"command": cmd, "date": date}}
+    info = machine()
+    suite_json.write_text(json.dumps({"date": date, "machine": info, "runs": a.runs, "results": results}, indent=1) + "\n")
+    write_doc(a.doc, render(results, info, date))
     print(f"wrote {a.doc.relative_to(REPO) if a.doc.is_relative_to(REPO) else a.doc} and {suite_json.relative_to(REPO)}")
 
 

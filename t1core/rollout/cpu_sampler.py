@@ -208,13 +208,13 @@ class _BatchRun:
         self.v_cache[i, :m, :, start:end] = y[..., a:b].view(m, s, nkv, hd).transpose(1, 2)
         keys, values = self.k_cache[i, :m, :, :end], self.v_cache[i, :m, :, :end]
         if s == 1:
-            att = _decode_attention(q, keys, values, mask)
+            att = decode_attention(q, keys, values, mask)
         else:
             att = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=nq != nkv)  # [m, nq, s, hd]
         return att.transpose(1, 2).reshape(m, s, nq * hd) @ layer.w_o
 
 
-def _decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def decode_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """One query per row: q [m, nq, 1, hd], keys/values [m, nkv, T, hd], mask [m, 1, 1, T] -> [m, nq, 1, hd].
 
     Plain batched matmuls: for a single query the fused CPU SDPA kernel is several

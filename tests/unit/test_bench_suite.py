@@ -24,6 +24,9 @@ def test_rollout_measurement_renders_into_a_replaceable_doc_block(tmp_path):
     report = rollout.measure(str(REPO / "params.yaml"), [4], 4, 6, 2, torch.device("cpu"), torch.float32)
     row = report["rows"][0]
     assert row["cpu_tokens_per_s"]["runs"] == 2 and row["cpu_tokens_per_s"]["min"] <= row["cpu_tokens_per_s"]["median"]
+    ceiling = row["kernel_ceiling"]  # the two kernels alone can only be faster than the whole step
+    assert ceiling["tokens_per_s"] > row["cpu_tokens_per_s"]["median"] and 0 < ceiling["sampler_fraction"] < 1
+    assert ceiling["stream_read_gbs"] > 0 and ceiling["attention_ms"] > 0 and ceiling["gemm_ms"] > 0
     split = report["time_split"]
     assert split["gemm_share"] + split["attention_bmm_share"] + split["other_share"] == pytest.approx(1.0, abs=0.01)
     machine = {"cores": 2, "cpu": "test", "torch": torch.__version__, "torch_threads": 2, "python": "3"}
@@ -31,7 +34,9 @@ def test_rollout_measurement_renders_into_a_replaceable_doc_block(tmp_path):
           "t1": {"summary": {"first_step_s": 2.0, "median_step_s": 1.0, "min_step_s": 1.0, "max_step_s": 1.0, "n_timed": 1},
                  "peak_rss_mb": 100.0, "steps": [{"step_s": 2.0, "rollout_s": 1.0, "grade_s": 0.1, "ref_s": 0.2,
                                                  "update_s": 0.5, "response_len": 7}] * 2}}
-    block = suite.render({"rollout": report, "rl": rl}, machine, "python bench/suite.py", "2026-01-01")
+    report["suite_run"] = {"command": "python bench/suite.py --only rollout", "date": "2026-01-01"}
+    block = suite.render({"rollout": report, "rl": rl}, machine, "2026-01-01")
+    assert "Ran: `python bench/suite.py --only rollout`, 2026-01-01." in block and "attention at the streaming rate" in block
     assert "| 4 |" in block and "TRL `GRPOTrainer` | not installed" in block and "`t1` step (medians)" in block
     assert "| target (issue #8) |" in block and "rollout decode >= 40 %" not in block  # batch 4 < 64: no rollout target row
     with_trl = {**rl, "trl": rl["t1"], "speedup_median": 3.2}
@@ -39,7 +44,7 @@ def test_rollout_measurement_renders_into_a_replaceable_doc_block(tmp_path):
     all_groups = {**with_trl, "t1-all-groups": rl["t1"], "speedup_all_groups_median": 2.9}  # the like-for-like ratio decides
     assert suite.targets({"rl": all_groups}) == [
         ("t1 RL step >= 3x faster than TRL GRPOTrainer", "2.9x (same sampling; 3.2x with t1's dropped groups replaced)", False)]
-    assert "Like for like" in suite.render({"rl": all_groups}, machine, "c", "d")
+    assert "Like for like" in suite.render({"rl": all_groups}, machine, "d")
 
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nIntro.\n\n## Hand-written\n\nAnalysis.\n")
