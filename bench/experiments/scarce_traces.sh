@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Run S (issue #4): scarce SFT traces, plentiful answer-only RL prompts, the regime T1 trains in.
+#
+#   bash bench/experiments/scarce_traces.sh [WORK_DIR]      # default /tmp/t1-run-s; about 45 minutes on 2 cores
+#
+# 2x2-digit products only: 4,000 generated problems, 10 % of them get SFT traces (397), the rest (3,603)
+# are RL prompts with answers only, 80 held-out items. SFT runs 100 epochs, so it memorises its traces and
+# plateaus. Then, from that SFT model, for the same minutes:
+#   - RL at the defaults (80 steps);
+#   - continued SFT on the same traces at the ablation arm's lr (3e-4, bench/ablations.py `more_sft`);
+#   - continued SFT at lr 1e-3;
+# and every final model is scored by `t1 eval` (greedy + 8 samples at T = 1). Runs in a scratch copy of
+# this commit (the repository's own data/, models/ and metrics/ are never touched), MLflow off.
+# Results: docs/results.md, "Scarce traces, plentiful prompts (run S)".
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=${1:-/tmp/t1-run-s}
+if [ -e "$WORK" ]; then echo "scarce_traces.sh: $WORK exists; give a new directory" >&2; exit 2; fi
+mkdir -p "$WORK"
+git -C "$REPO" archive HEAD | tar -x -C "$WORK"
+ln -s "$REPO/.venv" "$WORK/.venv"
+cd "$WORK"
+
+DATA=(--set 'data.procedural.families=[mul]' --set 'data.procedural.levels=[2]'
+      --set data.procedural.heldout_items_per_family_level=80 --set data.split.sft_fraction=0.1
+      --set sft.epochs=100 --set tracking.enabled=false)
+t1() { .venv/bin/python -m t1core.cli "${DATA[@]}" "$@"; }
+MINUTES=8.2  # run S's RL took 8.2 training minutes for its 80 steps; the SFT arms get the same
+
+t1 curate
+t1 synthesize
+t1 sft
+t1 rl   # the defaults: 8 rounds x 10 steps (run S: 8.2 training minutes)
+
+for lr in 3e-4 1e-3; do  # continued SFT, as bench/ablations.py's more_sft arm builds it, at two lrs
+  arm=$WORK/more_sft_$lr
+  t1 --set paths.models_dir="$arm/models" --set paths.metrics_dir="$arm/metrics" --set paths.reports_dir="$arm/reports" \
+     --set model.kind=hf --set model.path="$WORK/models/sft/final" --set sft.max_minutes=$MINUTES \
+     --set sft.resume=false --set sft.eval_every_minutes=null --set sft.warmup_fraction=0 --set sft.lr=$lr sft
+done
+
+for model in models/sft/final models/rl/final more_sft_3e-4/models/sft/final more_sft_1e-3/models/sft/final; do
+  t1 eval --model "$model" --data data/curated/heldout.jsonl --samples 8 --temperature 1.0 --budgets 448 \
+     --out "reports/run_s/${model//\//_}"
+done
+echo "reports: $WORK/reports/run_s/*/report.json"
