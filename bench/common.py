@@ -72,6 +72,22 @@ def read_bandwidth_gbs(nbytes: int, device: torch.device, repeats: int = 7) -> f
     return x.numel() * 4 / best / 1e9
 
 
+def seconds_per_call(fn, device: torch.device, min_seconds: float = 0.2) -> float:
+    """Mean seconds of one fn() call in a tight loop (after one warm-up call), run in batches of 10 until
+    min_seconds have passed."""
+    fn()
+    reps, elapsed = 0, 0.0
+    sync(device)
+    t0 = time.perf_counter()
+    while elapsed < min_seconds:
+        for _ in range(10):
+            fn()
+        reps += 10
+        sync(device)
+        elapsed = time.perf_counter() - t0
+    return elapsed / reps
+
+
 def gemm_bound_gflops(shapes: list[tuple[int, int, int]], device: torch.device, dtype: torch.dtype,
                       min_seconds: float = 0.2) -> dict:
     """GFLOP/s of the matmuls (m, k, n) one model step is made of, each timed alone in a tight loop.
@@ -84,17 +100,7 @@ def gemm_bound_gflops(shapes: list[tuple[int, int, int]], device: torch.device, 
     per_shape = []
     for m, k, n in shapes:
         a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
-        a @ b
-        reps, elapsed = 0, 0.0
-        sync(device)
-        t0 = time.perf_counter()
-        while elapsed < min_seconds:
-            for _ in range(10):
-                a @ b
-            reps += 10
-            sync(device)
-            elapsed = time.perf_counter() - t0
-        per_call = elapsed / reps
+        per_call = seconds_per_call(lambda: a @ b, device, min_seconds)
         flops = 2.0 * m * k * n
         total_flops, total_s = total_flops + flops, total_s + per_call
         per_shape.append({"m": m, "k": k, "n": n, "gflops": round(flops / per_call / 1e9, 3)})

@@ -17,7 +17,7 @@ import time
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from common import emit, gemm_bound_gflops, machine, matmul_peak_gflops, read_bandwidth_gbs, stats, sync
+from common import emit, gemm_bound_gflops, machine, matmul_peak_gflops, read_bandwidth_gbs, seconds_per_call, stats
 from t1core.config import load_params
 from t1core.rollout.cpu_sampler import CPUSampler, decode_attention
 from t1core.rollout.hf_engine import HFGenerateEngine
@@ -77,17 +77,7 @@ def attention_seconds(model: LlamaForCausalLM, rows: int, context: int, total: i
     keys, values = kv[0, :, :, :context], kv[1, :, :, :context]
     q = torch.randn(rows, c.num_attention_heads, 1, hd, device=device, dtype=dtype)
     mask = torch.ones(rows, 1, 1, context, dtype=torch.bool, device=device)
-    decode_attention(q, keys, values, mask)
-    reps, elapsed = 0, 0.0
-    sync(device)
-    t0 = time.perf_counter()
-    while elapsed < min_seconds:
-        for _ in range(10):
-            decode_attention(q, keys, values, mask)
-        reps += 10
-        sync(device)
-        elapsed = time.perf_counter() - t0
-    return elapsed / reps * c.num_hidden_layers
+    return seconds_per_call(lambda: decode_attention(q, keys, values, mask), device, min_seconds) * c.num_hidden_layers
 
 
 def kernel_ceiling(model: LlamaForCausalLM, rows: int, prompt_len: int, new_tokens: int, device: torch.device,
