@@ -91,7 +91,8 @@ def kernel_ceiling(model: LlamaForCausalLM, rows: int, prompt_len: int, new_toke
     flops = sum(2.0 * m * k * n for m, k, n in sampler_gemms(model, rows))
     gemm_s = flops / (gemm_gflops * 1e9)
     attn_s = attention_seconds(model, rows, context, total, device, dtype)
-    per_ctx = 2 * c.num_hidden_layers * rows * c.num_key_value_heads * (c.hidden_size // c.num_attention_heads) * 4
+    elem = torch.tensor([], dtype=dtype).element_size()  # KV-cache bytes per value in the run's dtype
+    per_ctx = 2 * c.num_hidden_layers * rows * c.num_key_value_heads * (c.hidden_size // c.num_attention_heads) * elem
     stream = read_bandwidth_gbs(per_ctx * total, device)
     return {"gemm_ms": round(gemm_s * 1e3, 3), "attention_ms": round(attn_s * 1e3, 3),
             "tokens_per_s": round(rows / (gemm_s + attn_s)),
