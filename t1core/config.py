@@ -67,9 +67,9 @@ class SourceSpec(_Section):
 class ProceduralConfig(_Section):
     """The embedded task: procedurally generated math with exact integer answers."""
 
-    families: list[Literal["arith", "mul", "chain", "linear", "root", "factor"]] = Field(
+    families: list[Literal["arith", "mul", "chain", "linear", "root", "factor", "pair"]] = Field(
         default=list(PROCEDURAL_FAMILIES),
-        description="task families; root and factor are search-style (a checked retry pays off)",
+        description="task families; root, factor and pair are search-style (a checked retry pays off; pair: the search length varies by item)",
     )
     levels: list[int] = Field(default=[1, 2, 3], description="difficulty levels to generate (1 = easiest, max 4)")
     items_per_family_level: int = Field(600, ge=1, description="unique items generated per (family, level) before splitting")

@@ -7,6 +7,8 @@ Families (each with levels 1-4):
 - linear: one linear equation with an integer solution    "Solve for x: 7x-12=3x+8."
 - root:   the integer root of a cubic (search: test divisors of the constant term)
 - factor: the smallest prime factor of a number (search: trial division)
+- pair:   which two of 4-7 two-digit numbers add up to a target (search: try pairs in any
+          order; the number of tries, so the tokens spent, depends on the policy, not the problem)
 
 Train and held-out items are disjoint by construction, whatever the seed: an item
 belongs to the held-out partition iff a hash of its problem text says so, and each
@@ -119,6 +121,26 @@ def gen_factor(rng: random.Random, level: int) -> Item:
     return Item(f"Find the smallest prime factor of {p * m}.", p, {"family": "factor", "n": p * m})
 
 
+_PAIR_SIZES = [4, 5, 6, 7]  # numbers listed per level: 6, 10, 15, 21 pairs to search
+
+
+def gen_pair(rng: random.Random, level: int) -> Item:
+    """Exactly one pair of the listed numbers adds up to the target; the answer is its smaller number."""
+    while True:
+        nums = rng.sample(range(10, 100), _PAIR_SIZES[level - 1])
+        a, b = rng.sample(nums, 2)
+        if len(pairs_adding_to(nums, a + b)) == 1:
+            break
+    listed = ", ".join(map(str, nums))
+    return Item(f"Which two of {listed} add up to {a + b}? Give the smaller one.", min(a, b),
+                {"family": "pair", "nums": nums, "target": a + b})
+
+
+def pairs_adding_to(nums: list[int], target: int) -> list[tuple[int, int]]:
+    """The pairs (in listed order) of `nums` whose sum is `target`."""
+    return [(x, y) for i, x in enumerate(nums) for y in nums[i + 1:] if x + y == target]
+
+
 @functools.lru_cache(maxsize=None)
 def _primes(lo: int, hi: int) -> tuple[int, ...]:
     return tuple(n for n in range(max(lo, 2), hi + 1) if smallest_prime_factor(n) == n)
@@ -156,6 +178,7 @@ def _poly(coeffs: list[int]) -> str:
 
 GENERATORS: dict[str, Callable[[random.Random, int], Item]] = {
     "arith": gen_arith, "mul": gen_mul, "chain": gen_chain, "linear": gen_linear, "root": gen_root, "factor": gen_factor,
+    "pair": gen_pair,
 }
 
 

@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from t1core.data.procedural import smallest_prime_factor
+from t1core.data.procedural import pairs_adding_to, smallest_prime_factor
 from t1core.data.records import Problem
 
 
@@ -312,6 +312,36 @@ def build_factor(p: Problem, rng: random.Random, slip: bool) -> Built:
     return _finish(lines, spf, f"{spf}*{n // spf} = {n}", 1 + (fake is not None), fake is not None)
 
 
+# ---------------------------------------------------------------- pair
+def build_pair(p: Problem, rng: random.Random, slip: bool) -> Built:
+    """The pairs in listed order until one adds up to the target; its 'yes' is checked the other way round.
+
+    Two slips, either caught by true checks: a wrong pair mis-added to the target ('yes', then a failing
+    check), or the right pair mis-added and passed over, so the whole list fails and every pair tried is
+    checked again until one passes."""
+    nums, target = p.meta["nums"], p.meta["target"]
+    (a, b), = pairs_adding_to(nums, target)
+    pairs = [(x, y) for i, x in enumerate(nums) for y in nums[i + 1:]]
+    tried = pairs[: pairs.index((a, b)) + 1]
+    kind = (rng.choice(["false_yes", "missed"]) if len(tried) > 1 else "missed") if slip else None
+    lines = [f"Try the pairs in order until one adds up to {target}."]
+    if kind == "missed":
+        wrong = a + b + rng.choice([-10, -1, 1, 10])  # a dropped or doubled carry, a units slip
+        lines += [f"{x}+{y} = {wrong if (x, y) == (a, b) else x + y} no" for x, y in pairs]
+        lines.append(f"Wait, no pair adds up to {target}, so I mis-added one. Check them again.")
+        lines += [f"Check: {y}+{x} = {x + y} != {target}" for x, y in tried[:-1]]
+    else:
+        fake = rng.choice(tried[:-1]) if kind else None
+        for x, y in tried:
+            if (x, y) == fake:
+                lines += [f"{x}+{y} = {target} yes", f"Check: {y}+{x} = {x + y} != {target}",
+                          f"Wait, I mis-added {x}+{y}. Continue with the other pairs."]
+            else:
+                lines.append(f"{x}+{y} = {x + y} " + ("yes" if x + y == target else "no"))
+    lines.append(f"Check: {b}+{a} = {target} ok")
+    return _finish(lines, min(a, b), f"{a}+{b} = {target}", 1 + slip, slip)
+
+
 BUILDERS: dict[str, Callable[[Problem, random.Random, bool], Built]] = {
-    "arith": build_arith, "mul": build_arith, "chain": build_chain, "linear": build_linear, "root": build_root, "factor": build_factor,
+    "arith": build_arith, "mul": build_arith, "chain": build_chain, "linear": build_linear, "root": build_root, "factor": build_factor, "pair": build_pair,
 }

@@ -116,7 +116,10 @@ def test_kubernetes_work_pool_job_renders_to_a_valid_job():
         kv.validate({**job, "spec": {**job["spec"], "backofLimit": 0}}, K8S_VERSION, strict=True)
 
 
-SCRIPTS = [".ci/run", "bench/gpu/check.sh", "bench/experiments/scarce_traces.sh", "infra/slurm/t1-multinode.sbatch"]
+SCRIPTS = [
+    ".ci/run", "bench/gpu/check.sh", "bench/experiments/scarce_traces.sh", "bench/experiments/pair_scaling.sh",
+    "bench/experiments/scratch.sh", "infra/slurm/t1-multinode.sbatch",
+]
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed (`make test` installs it with apt-get)")

@@ -33,6 +33,12 @@ def _check(p) -> None:
         assert not others, "the integer root must be unique"
     elif fam == "factor":
         assert smallest_prime_factor(m["n"]) == ans and ans > 2 and m["n"] != ans
+    elif fam == "pair":
+        nums, target = m["nums"], m["target"]
+        sums = [(x, y) for i, x in enumerate(nums) for y in nums[i + 1:] if x + y == target]
+        assert len(sums) == 1 and ans == min(sums[0]), "exactly one pair adds up to the target"
+        assert len(set(nums)) == len(nums) == 3 + p.level and all(10 <= x <= 99 for x in nums)
+        assert p.problem == f"Which two of {', '.join(map(str, nums))} add up to {target}? Give the smaller one."
     else:
         raise AssertionError(fam)
 

@@ -32,9 +32,10 @@ def test_traces_are_valid_and_well_shaped(family, slip):
             assert lines[-2] == f"So the answer is \\boxed{{{p.answer}}}." and lines[-1].startswith("Verify: ")
             assert all(check_line_is_true(line) for line in check_lines(built.response))
             if built.has_slip:
-                assert built.n_attempts == 2 and "Wait," in built.response and "!=" in built.response
+                assert built.n_attempts == 2 and "Wait," in built.response
                 wait = next(j for j, l in enumerate(lines) if l.startswith("Wait,"))
-                assert lines[wait - 1].startswith("Check:") and "!=" in lines[wait - 1]
+                before = lines[wait - 1]  # what exposed it: a failing check, or (pair) a search that found nothing
+                assert (before.startswith("Check:") and "!=" in before) or (family == "pair" and before.endswith(" no"))
             else:
                 assert built.n_attempts == 1 and "Wait" not in built.response and "!=" not in built.response
 
@@ -89,6 +90,34 @@ def test_stepwise_root_values_and_long_division():
     # 2483 = 3*827 + 2; 1157 = 13*89 (leading prefixes below 13 are carried, not written)
     assert long_division(2483, 3) == ("24=3*8, 8=3*2+2, 23=3*7+2", 827, 2)
     assert long_division(1157, 13) == ("115=13*8+11, 117=13*9", 89, 0)
+
+
+def test_pair_search_tries_the_pairs_in_order_and_every_slip_is_caught():
+    kinds = set()
+    for i, p in enumerate(generate("pair", 3, 40, False, seed=5, seen=set())):
+        nums, target = p.meta["nums"], p.meta["target"]
+        in_order = [(x, y) for j, x in enumerate(nums) for y in nums[j + 1:]]
+        answer_at = next(j for j, (x, y) in enumerate(in_order) if x + y == target)
+        for slip in (False, True):
+            built = BUILDERS["pair"](p, random.Random(i), slip)
+            lines = built.response.splitlines()
+            said = [line.rsplit(" ", 1) for line in lines if line.endswith((" no", " yes"))]
+            pairs = [tuple(map(int, rel.split("=")[0].split("+"))) for rel, _ in said]
+            sums = [int(rel.split("=")[1]) for rel, _ in said]
+            yes = [verdict == "yes" for _, verdict in said]
+            assert yes == [s == target for s in sums]  # the verdict follows the sum as written
+            if not slip:
+                assert pairs == in_order[: answer_at + 1] and yes[-1]
+            elif "Wait, no pair adds up" in built.response:  # the right pair mis-added and passed over, caught
+                kinds.add("missed")
+                assert pairs == in_order and not any(yes)
+                assert built.response.count("Check: ") == answer_at + 1
+            else:  # a wrong pair mis-added to the target, caught by its check
+                kinds.add("mis_added")
+                fake = yes.index(True)
+                assert pairs == in_order[: answer_at + 1] and yes.count(True) == 2 and fake < answer_at
+                assert sum(pairs[fake]) != target and f"!={target}" in built.response
+    assert kinds == {"missed", "mis_added"}
 
 
 def test_validate_rejects_false_checks_and_wrong_answers(grader):
