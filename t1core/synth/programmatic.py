@@ -314,16 +314,17 @@ def build_factor(p: Problem, rng: random.Random, slip: bool) -> Built:
 
 # ---------------------------------------------------------------- pair
 def build_pair(p: Problem, rng: random.Random, slip: bool) -> Built:
-    """The pairs in listed order until one adds up to the target; its 'yes' is checked the other way round.
+    """The pairs in listed order until one adds up to the target; its 'yes' is checked against the target.
 
-    Two slips, either caught by true checks: a wrong pair mis-added to the target ('yes', then a failing
-    check), or the right pair mis-added and passed over, so the whole list fails and every pair tried is
-    checked again until one passes."""
+    Three slips, each caught by a true check: a wrong pair judged to match ('123 yes' for 103) or mis-added
+    to the target ('103 yes'), its check re-adding it against the target; or the right pair mis-added and
+    passed over, so the whole list fails and every pair tried is checked again until one passes."""
     nums, target = p.meta["nums"], p.meta["target"]
     (a, b), = pairs_adding_to(nums, target)
     pairs = [(x, y) for i, x in enumerate(nums) for y in nums[i + 1:]]
     tried = pairs[: pairs.index((a, b)) + 1]
-    kind = (rng.choice(["false_yes", "missed"]) if len(tried) > 1 else "missed") if slip else None
+    kinds = ["misjudged", "mis_added", "missed"] if len(tried) > 1 else ["missed"]
+    kind = rng.choice(kinds) if slip else None
     lines = [f"Try the pairs in order until one adds up to {target}."]
     if kind == "missed":
         wrong = a + b + rng.choice([-10, -1, 1, 10])  # a dropped or doubled carry, a units slip
@@ -331,11 +332,16 @@ def build_pair(p: Problem, rng: random.Random, slip: bool) -> Built:
         lines.append(f"Wait, no pair adds up to {target}, so I mis-added one. Check them again.")
         lines += [f"Check: {y}+{x} = {x + y} != {target}" for x, y in tried[:-1]]
     else:
-        fake = rng.choice(tried[:-1]) if kind else None
+        fake = None
+        if kind == "misjudged":  # the near miss
+            fake = min(tried[:-1], key=lambda xy: abs(sum(xy) - target))
+        elif kind == "mis_added":  # any wrong pair
+            fake = rng.choice(tried[:-1])
         for x, y in tried:
             if (x, y) == fake:
-                lines += [f"{x}+{y} = {target} yes", f"Check: {y}+{x} = {x + y} != {target}",
-                          f"Wait, I mis-added {x}+{y}. Continue with the other pairs."]
+                claimed = x + y if kind == "misjudged" else target
+                lines += [f"{x}+{y} = {claimed} yes", f"Check: {y}+{x} = {x + y} != {target}",
+                          f"Wait, {x}+{y} does not add up to {target}. Continue with the other pairs."]
             else:
                 lines.append(f"{x}+{y} = {x + y} " + ("yes" if x + y == target else "no"))
     lines.append(f"Check: {b}+{a} = {target} ok")
@@ -343,5 +349,6 @@ def build_pair(p: Problem, rng: random.Random, slip: bool) -> Built:
 
 
 BUILDERS: dict[str, Callable[[Problem, random.Random, bool], Built]] = {
-    "arith": build_arith, "mul": build_arith, "chain": build_chain, "linear": build_linear, "root": build_root, "factor": build_factor, "pair": build_pair,
+    "arith": build_arith, "mul": build_arith, "chain": build_chain, "linear": build_linear, "root": build_root,
+    "factor": build_factor, "pair": build_pair,
 }

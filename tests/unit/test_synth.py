@@ -105,19 +105,18 @@ def test_pair_search_tries_the_pairs_in_order_and_every_slip_is_caught():
             pairs = [tuple(map(int, rel.split("=")[0].split("+"))) for rel, _ in said]
             sums = [int(rel.split("=")[1]) for rel, _ in said]
             yes = [verdict == "yes" for _, verdict in said]
-            assert yes == [s == target for s in sums]  # the verdict follows the sum as written
             if not slip:
-                assert pairs == in_order[: answer_at + 1] and yes[-1]
+                assert pairs == in_order[: answer_at + 1] and yes == [s == target for s in sums] and yes[-1]
             elif "Wait, no pair adds up" in built.response:  # the right pair mis-added and passed over, caught
                 kinds.add("missed")
-                assert pairs == in_order and not any(yes)
+                assert pairs == in_order and not any(yes) and target not in sums
                 assert built.response.count("Check: ") == answer_at + 1
-            else:  # a wrong pair mis-added to the target, caught by its check
-                kinds.add("mis_added")
+            else:  # a wrong pair said to add up, caught by its check against the target
                 fake = yes.index(True)
+                kinds.add("mis_added" if sums[fake] == target else "misjudged")
                 assert pairs == in_order[: answer_at + 1] and yes.count(True) == 2 and fake < answer_at
                 assert sum(pairs[fake]) != target and f"!={target}" in built.response
-    assert kinds == {"missed", "mis_added"}
+    assert kinds == {"missed", "mis_added", "misjudged"}
 
 
 def test_validate_rejects_false_checks_and_wrong_answers(grader):
