@@ -5,25 +5,23 @@
 #
 # "Which two of 46, 16, 23, 51, 42 add up to 97?": the traces try the pairs in listed order, one sum each,
 # until one adds up, so a generation needs as many tokens as the right pair's place in the list (5-6
-# numbers: 10-15 pairs). Half the traces carry a slip caught by a check: a wrong pair mis-added to the
-# target, or the right pair mis-added and passed over, after which every pair is re-added until one
-# passes (the retry-until-a-check-passes shape). Levels 2-3, 2,000 items per level (half SFT traces,
-# half RL prompts), 60 held-out items per level. Then the pipeline's own stages at their defaults: SFT
+# numbers: 10-15 pairs). Half the traces carry a slip caught by a check: a wrong pair judged to match or
+# mis-added to the target, its check re-adding it against the target; or the right pair mis-added and
+# passed over, after which every pair is re-added until one passes (the retry-until-a-check-passes
+# shape; docs/sft.md). Run P ran at commit 78fde25, before the "judged to match" slip; run P3 at 197a1d0.
+# Levels 2-3, 2,000 items per level (half SFT traces, half RL prompts), 60 held-out items per level. Then the pipeline's own stages at their defaults: SFT
 # (10-minute cap), RL (15-minute cap), and `t1 eval`, which cuts each checkpoint's one greedy generation
 # at finer budgets than the default. Runs in a scratch copy of this commit (the repository's data/,
 # models/ and metrics/ are never touched), MLflow off.
-# Results: docs/results.md, "Run P".
+# Results: docs/results.md, "Run P" and its P2-P4 subsections.
 set -euo pipefail
-
-# shellcheck source=/dev/null
-source "$(dirname "$0")/scratch.sh"
-WORK=$(scratch_copy "${1:-/tmp/t1-run-p}")  # an assignment, so that set -e stops on its failure
-cd "$WORK"
 
 # shellcheck disable=SC2034  # read by t1 (scratch.sh)
 DATA=(--set 'data.procedural.families=[pair]' --set 'data.procedural.levels=[2,3]'
       --set data.procedural.items_per_family_level=2000 --set data.procedural.heldout_items_per_family_level=60
       --set tracking.enabled=false --set 'eval.budgets=[32,64,96,128,192,256,448]')
+# shellcheck source=/dev/null
+source "$(dirname "$0")/scratch.sh" "${1:-/tmp/t1-run-p}"  # a scratch copy of this commit; enters it, sets WORK
 
 t1 curate
 t1 synthesize

@@ -14,15 +14,12 @@
 # Results: docs/results.md, "Scarce traces, plentiful prompts (run S)".
 set -euo pipefail
 
-# shellcheck source=/dev/null
-source "$(dirname "$0")/scratch.sh"
-WORK=$(scratch_copy "${1:-/tmp/t1-run-s}")  # an assignment, so that set -e stops on its failure
-cd "$WORK"
-
 # shellcheck disable=SC2034  # read by t1 (scratch.sh)
 DATA=(--set 'data.procedural.families=[mul]' --set 'data.procedural.levels=[2]'
       --set data.procedural.heldout_items_per_family_level=80 --set data.split.sft_fraction=0.1
       --set sft.epochs=100 --set tracking.enabled=false)
+# shellcheck source=/dev/null
+source "$(dirname "$0")/scratch.sh" "${1:-/tmp/t1-run-s}"  # a scratch copy of this commit; enters it, sets WORK
 MINUTES=8.2  # run S's RL took 8.2 training minutes for its 80 steps; the SFT arms get the same
 
 t1 curate

@@ -7,8 +7,8 @@ Families (each with levels 1-4):
 - linear: one linear equation with an integer solution    "Solve for x: 7x-12=3x+8."
 - root:   the integer root of a cubic (search: test divisors of the constant term)
 - factor: the smallest prime factor of a number (search: trial division)
-- pair:   which two of 4-7 two-digit numbers add up to a target (search: try pairs in any
-          order; the number of tries, so the tokens spent, depends on the policy, not the problem)
+- pair:   which two of 4-7 two-digit numbers add up to a target (search: try the pairs in
+          listed order; the tries, so the tokens spent, vary with the right pair's place)
 
 Train and held-out items are disjoint by construction, whatever the seed: an item
 belongs to the held-out partition iff a hash of its problem text says so, and each
@@ -136,9 +136,14 @@ def gen_pair(rng: random.Random, level: int) -> Item:
                 {"family": "pair", "nums": nums, "target": a + b})
 
 
+def all_pairs(nums: list[int]) -> list[tuple[int, int]]:
+    """Every pair of `nums`, in listed order: (n0, n1), (n0, n2), ..., (n1, n2), ..."""
+    return [(x, y) for i, x in enumerate(nums) for y in nums[i + 1:]]
+
+
 def pairs_adding_to(nums: list[int], target: int) -> list[tuple[int, int]]:
     """The pairs (in listed order) of `nums` whose sum is `target`."""
-    return [(x, y) for i, x in enumerate(nums) for y in nums[i + 1:] if x + y == target]
+    return [(x, y) for x, y in all_pairs(nums) if x + y == target]
 
 
 @functools.lru_cache(maxsize=None)

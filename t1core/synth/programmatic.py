@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from t1core.data.procedural import pairs_adding_to, smallest_prime_factor
+from t1core.data.procedural import all_pairs, pairs_adding_to, smallest_prime_factor
 from t1core.data.records import Problem
 
 
@@ -321,7 +321,7 @@ def build_pair(p: Problem, rng: random.Random, slip: bool) -> Built:
     passed over, so the whole list fails and every pair tried is checked again until one passes."""
     nums, target = p.meta["nums"], p.meta["target"]
     (a, b), = pairs_adding_to(nums, target)
-    pairs = [(x, y) for i, x in enumerate(nums) for y in nums[i + 1:]]
+    pairs = all_pairs(nums)
     tried = pairs[: pairs.index((a, b)) + 1]
     kinds = ["misjudged", "mis_added", "missed"] if len(tried) > 1 else ["missed"]
     kind = rng.choice(kinds) if slip else None
