@@ -60,7 +60,7 @@ def run_t1(steps: int, overrides: list[str]) -> dict:
 
     from t1core.config import load_params
     from t1core.grading import Grader
-    from t1core.models.engine import make_engine
+    from t1core.models.engine import make_engine, make_optimizer
     from t1core.models.factory import load_pretrained
     from t1core.rl.trainer import RLTrainer
     from t1core.rollout import make_rollout_engine
@@ -71,7 +71,7 @@ def run_t1(steps: int, overrides: list[str]) -> dict:
     cfg = params.rl
     policy, tok = load_pretrained("models/sft/final", params.model)
     reference, _ = load_pretrained("models/sft/final", params.model)
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.95))
+    optimizer = make_optimizer(policy.parameters(), cfg.lr, 0.0, params.deepspeed)
     engine = make_engine(policy, optimizer, None, params.deepspeed, cfg.grad_clip, params.model.dtype)
     with Grader.from_config(params.grading) as grader, tempfile.TemporaryDirectory() as tmp:
         trainer = RLTrainer(engine, reference, tok, _problems(B * steps * 3), cfg, grader,

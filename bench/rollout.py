@@ -1,10 +1,10 @@
 """Rollout throughput: the lean sampler vs HF `generate`, and the share of the device's matmul peak.
 
     python bench/rollout.py [--batch 64 256] [--new-tokens 256] [--prompt-len 24] [--runs 5] [--device cpu|cuda]
-                            [--dtype float32|bfloat16] [--out bench/results/rollout.json]
+                            [--dtype float32|bfloat16] [--set model.hidden_size=2048 ...] [--out bench/results/rollout.json]
 
-The model is the embedded default's architecture (params.yaml `model`), randomly
-initialised; EOS is disabled so every engine generates exactly batch x new-tokens
+The model is the embedded default's architecture (params.yaml `model`, or another shape
+through `--set model.*=...`), randomly initialised; EOS is disabled so every engine generates exactly batch x new-tokens
 tokens and the work is identical. FLOPs per token = 2 x (parameters touched per token:
 every matrix except the embedding lookup, lm_head included) + attention (4 x layers x
 hidden x context, at the mean context of the run).
@@ -25,8 +25,8 @@ from t1core.rollout.hf_engine import HFGenerateEngine
 NO_EOS = -1  # never sampled: fixed-length generation
 
 
-def build_model(params_path: str) -> LlamaForCausalLM:
-    m = load_params(params_path).model
+def build_model(params_path: str, overrides: list[str]) -> LlamaForCausalLM:
+    m = load_params(params_path, overrides=overrides).model
     cfg = LlamaConfig(
         vocab_size=m.vocab_size, hidden_size=m.hidden_size, intermediate_size=m.intermediate_size,
         num_hidden_layers=m.num_layers, num_attention_heads=m.num_heads, num_key_value_heads=m.num_heads,
@@ -128,11 +128,11 @@ def vllm_status() -> str:
 
 
 def measure(params: str, batches: list[int], new_tokens: int, prompt_len: int, runs: int,
-            device: torch.device, dtype: torch.dtype) -> dict:
+            device: torch.device, dtype: torch.dtype, overrides: list[str] = ()) -> dict:
     """Tokens/s of each engine at each batch (`runs` calls each: median, min, max), against the square matmul
     peak and against the GEMM bound of the sampler's own decode shapes."""
     torch.manual_seed(0)
-    model = build_model(params).to(device=device, dtype=dtype)
+    model = build_model(params, list(overrides)).to(device=device, dtype=dtype)
     fpt = flops_per_token(model, prompt_len + new_tokens / 2)
     rows, peaks = [], []
     for b in batches:
@@ -175,10 +175,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5, help="generate calls per engine and batch (median, min, max)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ap.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                    help="params override, repeatable: another model shape, e.g. model.num_layers=16")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     report = measure(args.params, args.batch, args.new_tokens, args.prompt_len, args.runs,
-                     torch.device(args.device), getattr(torch, args.dtype))
+                     torch.device(args.device), getattr(torch, args.dtype), args.overrides)
     emit(report, args.out)
 
 

@@ -24,7 +24,7 @@ import torch
 from common import emit, gemm_bound_gflops, llama_gemms, machine, matmul_peak_gflops, stats
 from t1core.config import load_params
 from t1core.data.jsonl import model_parser, read_jsonl
-from t1core.models.engine import make_engine
+from t1core.models.engine import make_engine, make_optimizer
 from t1core.models.factory import build_tiny
 from t1core.sft.data import encode_traces
 from t1core.sft.trainer import SFTTrainer
@@ -45,7 +45,7 @@ def trainer(params_path: str, tmp: Path) -> SFTTrainer:
     traces = list(read_jsonl(Path(params.paths.synth_dir) / "sft.jsonl", model_parser(Trace)))
     examples, _ = encode_traces(tok, traces, params.model.max_seq_len)
     model = build_tiny(params.model, tok, params.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.sft.lr, betas=(0.9, 0.95))
+    optimizer = make_optimizer(model.parameters(), params.sft.lr, params.sft.weight_decay, params.deepspeed)
     engine = make_engine(model, optimizer, None, params.deepspeed, params.sft.grad_clip, params.model.dtype)
     return SFTTrainer(engine, examples, params.sft, tok.pad_token_id, params.seed, tmp, tokenizer=tok, total=10**9)
 

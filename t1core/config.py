@@ -180,12 +180,18 @@ class SynthConfig(_Section):
 
 class DeepSpeedConfig(_Section):
     zero_stage: Literal[0, 1, 2, 3] = Field(0, description="ZeRO stage; 0 on one CPU process, 2-3 for large models")
-    offload_optimizer: bool = Field(False, description="ZeRO optimizer-state offload to CPU (GPU profiles)")
+    offload_optimizer: bool = Field(False, description="ZeRO (stage 1-3) optimizer state in host memory, stepped by DeepSpeed's CPU Adam (GPU profiles)")
     activation_checkpointing: bool = Field(False, description="recompute activations in backward to save memory")
     param_persistence_threshold: int = Field(
         100_000, ge=0, description="ZeRO-3: parameters with fewer elements stay whole on every rank (DeepSpeed's "
         "stage3_param_persistence_threshold; 0 partitions every parameter)")
     backend: Literal["gloo", "nccl"] = Field("gloo", description="torch.distributed backend: gloo on CPU, nccl on GPUs")
+
+    @model_validator(mode="after")
+    def _offload_needs_zero(self) -> "DeepSpeedConfig":
+        if self.offload_optimizer and self.zero_stage == 0:
+            raise ValueError("offload_optimizer needs zero_stage 1, 2 or 3 (ZeRO partitions the optimizer state it moves to host memory)")
+        return self
 
 
 class SFTConfig(_Section):

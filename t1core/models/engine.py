@@ -19,6 +19,7 @@ from t1core.models.device import compute_device
 
 # module -> its ZeRO-3 parameter offload (DeepSpeed's owner of the gather/release hooks), for full_weights
 _ZERO3_OFFLOAD: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+ADAM_BETAS = (0.9, 0.95)
 
 
 def free_port() -> int:
@@ -60,11 +61,21 @@ def all_reduce(values: list[float], op: Any = None) -> list[float]:
     return t.tolist()
 
 
+def make_optimizer(parameters: Any, lr: float, weight_decay: float, cfg: DeepSpeedConfig) -> torch.optim.Optimizer:
+    """The trainers' AdamW (betas 0.9 / 0.95). Under ZeRO optimizer offload the state lives in host memory and
+    DeepSpeed's CPU Adam takes the step (its C++ op is compiled at first use); DeepSpeed refuses a torch optimizer there."""
+    if cfg.offload_optimizer:
+        from deepspeed.ops.adam import DeepSpeedCPUAdam
+
+        return DeepSpeedCPUAdam(parameters, lr=lr, betas=ADAM_BETAS, weight_decay=weight_decay, adamw_mode=True)
+    return torch.optim.AdamW(parameters, lr=lr, betas=ADAM_BETAS, weight_decay=weight_decay)
+
+
 def ds_config(cfg: DeepSpeedConfig, grad_clip: float, dtype: str) -> dict[str, Any]:
     zero: dict[str, Any] = {"stage": cfg.zero_stage}
     if cfg.zero_stage == 3:
         zero["stage3_param_persistence_threshold"] = cfg.param_persistence_threshold
-    if cfg.offload_optimizer and cfg.zero_stage > 0:
+    if cfg.offload_optimizer:
         zero["offload_optimizer"] = {"device": "cpu"}
     return {
         "train_micro_batch_size_per_gpu": 1,  # batches are token-budgeted; DeepSpeed only uses this for bookkeeping

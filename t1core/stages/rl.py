@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from t1core.config import Params
 from t1core.data.jsonl import model_parser, read_jsonl, write_json
 from t1core.data.records import DataError, Problem
@@ -17,7 +15,7 @@ from t1core.eval.accuracy import GREEDY_KEY, SAMPLED_KEY
 from t1core.eval.heldout import heldout_evaluator
 from t1core.grading import Grader
 from t1core.models.checkpoint import latest_checkpoint
-from t1core.models.engine import full_weights, init_distributed, make_engine, make_reference
+from t1core.models.engine import full_weights, init_distributed, make_engine, make_optimizer, make_reference
 from t1core.models.factory import load_pretrained, save_pretrained
 from t1core.rl.trainer import RLState, RLTrainer
 from t1core.rollout import make_rollout_engine
@@ -40,7 +38,7 @@ def run(params: Params) -> dict:
     resume_from = latest_checkpoint(out_dir / "checkpoints", "round_") if cfg.resume else None
     policy, tokenizer = load_pretrained(start_dir, params.model)
     reference, _ = load_pretrained(start_dir, params.model)
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.95))
+    optimizer = make_optimizer(policy.parameters(), cfg.lr, 0.0, params.deepspeed)
     engine = make_engine(policy, optimizer, None, params.deepspeed, cfg.grad_clip, params.model.dtype)
     reference = make_reference(reference, params.deepspeed, params.model.dtype)  # ZeRO-3: partitioned like the policy
     with StageRun(params, "rl", enabled=rank == 0) as tracking, Grader.from_config(params.grading) as grader:

@@ -12,7 +12,7 @@ from t1core.data.records import Problem
 from t1core.eval.accuracy import GREEDY_KEY
 from t1core.eval.heldout import heldout_evaluator
 from t1core.grading import Grader
-from t1core.models.engine import full_weights, init_distributed, make_engine
+from t1core.models.engine import full_weights, init_distributed, make_engine, make_optimizer
 from t1core.models.factory import build_tiny, load_pretrained, n_params, save_pretrained
 from t1core.models.tokenizer import train_tokenizer
 from t1core.rollout import make_rollout_engine
@@ -73,7 +73,7 @@ def _trainer(params: Params, model: Any, tokenizer: Any, examples: list, out_dir
     cfg = params.sft
     total = total_steps(cfg, examples, params.seed, world)
     warmup = int(cfg.warmup_fraction * total)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    optimizer = make_optimizer(model.parameters(), cfg.lr, cfg.weight_decay, params.deepspeed)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup, cfg.min_lr_ratio))
     engine = make_engine(model, optimizer, scheduler, params.deepspeed, cfg.grad_clip, params.model.dtype)
     return SFTTrainer(engine, examples, cfg, tokenizer.pad_token_id, params.seed, out_dir / "checkpoints", tokenizer=tokenizer, total=total)

@@ -1,5 +1,6 @@
 """The same code on a CUDA device: the lean sampler, the DeepSpeed engine (ZeRO 0/2/3, fp32 and
-bf16, NCCL) and one T1 RL step. Skipped where no GPU is visible; run on a lent GPU with
+bf16, NCCL, also with the optimizer offloaded to host memory) and one T1 RL step. Skipped where no
+GPU is visible; run on a lent GPU with
 `bench/gpu/check.sh` (results in docs/gpu.md).
 
 Measured quantities (log-prob gaps, loss gaps) are written to $T1_GPU_REPORT when set,
@@ -17,7 +18,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from t1core.config import DeepSpeedConfig, RLConfig
 from t1core.grading import Grader
 from t1core.models.device import compute_device, to_device
-from t1core.models.engine import full_weights, make_engine, make_reference
+from t1core.models.engine import full_weights, make_engine, make_optimizer, make_reference
 from t1core.rl.batch import pad_sequences
 from t1core.rl.trainer import RLTrainer, recompute_logprobs
 from t1core.rollout import make_rollout_engine
@@ -95,7 +96,7 @@ def _batch():
 def _reference_losses(steps: int) -> list[float]:
     """Plain torch AdamW on the CPU in fp32: what every engine configuration should reproduce."""
     model, batch = _tiny().train(), _batch()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01, betas=(0.9, 0.95))
     losses = []
     for _ in range(steps):
         loss = model(**batch).loss
@@ -107,14 +108,16 @@ def _reference_losses(steps: int) -> list[float]:
     return losses
 
 
-@pytest.mark.parametrize(("zero", "dtype", "tol"), [(0, "float32", 1e-4), (2, "float32", 1e-4), (3, "float32", 1e-4),
-                                                     (2, "bfloat16", 5e-2), (3, "bfloat16", 5e-2)])
-def test_deepspeed_on_cuda_reproduces_plain_torch(zero, dtype, tol):
+@pytest.mark.parametrize(("zero", "dtype", "tol", "offload"),
+                         [(0, "float32", 1e-4, False), (2, "float32", 1e-4, False), (3, "float32", 1e-4, False),
+                          (2, "bfloat16", 5e-2, False), (3, "bfloat16", 5e-2, False),
+                          (2, "float32", 1e-4, True), (3, "bfloat16", 5e-2, True)])  # offload: DeepSpeed's CPU Adam
+def test_deepspeed_on_cuda_reproduces_plain_torch(zero, dtype, tol, offload):
     steps = 6
     ref = _reference_losses(steps)
     model = _tiny(getattr(torch, dtype)).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95))
-    engine = make_engine(model, opt, None, DeepSpeedConfig(zero_stage=zero, backend="nccl"), 1.0, dtype)
+    ds = DeepSpeedConfig(zero_stage=zero, backend="nccl", offload_optimizer=offload)
+    engine = make_engine(model, make_optimizer(model.parameters(), 1e-3, 0.01, ds), None, ds, 1.0, dtype)
     batch = to_device(_batch(), engine.device)
     losses = []
     for _ in range(steps):
@@ -123,7 +126,7 @@ def test_deepspeed_on_cuda_reproduces_plain_torch(zero, dtype, tol):
         engine.step()
         losses.append(float(loss))
     gap = max(abs(a - b) for a, b in zip(losses, ref))
-    _record(f"deepspeed_zero{zero}_{dtype}", {"max_loss_gap_vs_cpu_torch": gap, "losses": losses, "cpu_torch": ref})
+    _record(f"deepspeed_zero{zero}_{dtype}{'_offload' if offload else ''}", {"max_loss_gap_vs_cpu_torch": gap, "losses": losses, "cpu_torch": ref})
     assert gap < tol
     assert losses[-1] < losses[0]
 

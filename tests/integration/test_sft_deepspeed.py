@@ -5,7 +5,7 @@ import torch
 
 from t1core.config import DeepSpeedConfig, ModelConfig, SFTConfig
 from t1core.models.chat import encode_example
-from t1core.models.engine import make_engine
+from t1core.models.engine import make_engine, make_optimizer
 from t1core.models.factory import build_tiny
 from t1core.models.tokenizer import train_tokenizer
 from t1core.sft.data import Example
@@ -31,7 +31,7 @@ def _examples(tok):
 def _trainer(tok, examples, tmp_path, seed=0, ds=DeepSpeedConfig(), **cfg):
     cfg = SFTConfig(lr=3e-3, epochs=4, batch_tokens=600, warmup_fraction=0.0, checkpoint_every=10**6, **cfg)
     model = build_tiny(TINY, tok, seed=seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95))
+    opt = make_optimizer(model.parameters(), cfg.lr, 0.0, ds)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, 40, 0, 0.1))
     engine = make_engine(model, opt, sched, ds, cfg.grad_clip, "float32")
     return SFTTrainer(engine, examples, cfg, tok.pad_token_id, seed=7, ckpt_dir=tmp_path / "ckpt")
@@ -105,3 +105,14 @@ def test_zero3_partitioned_weights_are_gathered_for_eval_and_save(tok, tmp_path)
     assert all(t.abs().sum() > 0 for t in saved.values())
     assert n_params(trainer.engine.module) == sum(torch.Size(s).numel() for s in full.values())
     assert trainer.train_step(list(range(8))) > 0  # partitioned again, and training goes on
+
+
+def test_zero_optimizer_offload_trains_like_plain_adamw(tok, tmp_path):
+    """`deepspeed.offload_optimizer`: DeepSpeed refuses a torch optimizer there, so the trainers get its CPU Adam
+    (compiled at first use, about a minute); the losses must be those of ZeRO-0 with torch AdamW."""
+    examples, batch = _examples(tok), list(range(8))
+    plain = _trainer(tok, examples, tmp_path / "plain")
+    offload = _trainer(tok, examples, tmp_path / "offload", ds=DeepSpeedConfig(zero_stage=2, offload_optimizer=True))
+    assert type(offload.engine.optimizer).__name__ == "DeepSpeedZeroOptimizer" and offload.engine.optimizer.cpu_offload
+    expected = [plain.train_step(batch) for _ in range(4)]
+    assert [offload.train_step(batch) for _ in range(4)] == pytest.approx(expected, rel=1e-5)
