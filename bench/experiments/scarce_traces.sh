@@ -2,13 +2,14 @@
 # Run S (issue #4): scarce SFT traces, plentiful answer-only RL prompts, the regime T1 trains in.
 #
 #   bash bench/experiments/scarce_traces.sh [WORK_DIR]      # default /tmp/t1-run-s; about 45 minutes on 2 cores
+#   SFT_FRACTION=0.05 RL_ROUNDS=16 ARM_LRS=1e-3 bash bench/experiments/scarce_traces.sh /tmp/t1-run-s2   # run S2
 #
-# 2x2-digit products only: 4,000 generated problems, 10 % of them get SFT traces (397), the rest (3,603)
-# are RL prompts with answers only, 80 held-out items. SFT runs 100 epochs, so it memorises its traces and
-# plateaus. Then, from that SFT model, for the same minutes:
-#   - RL at the defaults (80 steps);
-#   - continued SFT on the same traces at the ablation arm's lr (3e-4, bench/ablations.py `more_sft`);
-#   - continued SFT at lr 1e-3;
+# 2x2-digit products only: 4,000 generated problems, SFT_FRACTION of them (default 10 %: 397) get SFT traces,
+# the rest are RL prompts with answers only, 80 held-out items. SFT runs 100 epochs, so it memorises its
+# traces and plateaus. Then, from that SFT model:
+#   - RL at the defaults, RL_ROUNDS rounds of 10 steps (default 8), within rl.max_minutes (15);
+#   - continued SFT on the same traces for as many minutes as RL trained, at each lr of ARM_LRS (default
+#     3e-4, the ablation arm's (bench/ablations.py `more_sft`), and 1e-3);
 # and every final model is scored by `t1 eval` (greedy + 8 samples at T = 1). Runs in a scratch copy of
 # this commit (the repository's own data/, models/ and metrics/ are never touched), MLflow off.
 # Results: docs/results.md, "Scarce traces, plentiful prompts (run S)".
@@ -16,25 +17,26 @@ set -euo pipefail
 
 # shellcheck disable=SC2034  # read by t1 (scratch.sh)
 DATA=(--set 'data.procedural.families=[mul]' --set 'data.procedural.levels=[2]'
-      --set data.procedural.heldout_items_per_family_level=80 --set data.split.sft_fraction=0.1
+      --set data.procedural.heldout_items_per_family_level=80 --set data.split.sft_fraction="${SFT_FRACTION:-0.1}"
       --set sft.epochs=100 --set tracking.enabled=false)
 # shellcheck source=/dev/null
 source "$(dirname "$0")/scratch.sh" "${1:-/tmp/t1-run-s}"  # a scratch copy of this commit; enters it, sets WORK
-MINUTES=8.2  # run S's RL took 8.2 training minutes for its 80 steps; the SFT arms get the same
-
 t1 curate
 t1 synthesize
 t1 sft
-t1 rl   # the defaults: 8 rounds x 10 steps (run S: 8.2 training minutes)
+t1 --set rl.rounds="${RL_ROUNDS:-8}" rl   # the defaults: 10 steps a round (run S: 80 steps in 8.2 training minutes)
+MINUTES=$(.venv/bin/python -c 'import json; print(json.load(open("metrics/rl.json"))["train_minutes"])')  # the arms get RL's minutes
 
-for lr in 3e-4 1e-3; do  # continued SFT, as bench/ablations.py's more_sft arm builds it, at two lrs
+arms=()
+for lr in ${ARM_LRS:-3e-4 1e-3}; do  # continued SFT, as bench/ablations.py's more_sft arm builds it, at two lrs
   arm=$WORK/more_sft_$lr
   t1 --set paths.models_dir="$arm/models" --set paths.metrics_dir="$arm/metrics" --set paths.reports_dir="$arm/reports" \
-     --set model.kind=hf --set model.path="$WORK/models/sft/final" --set sft.max_minutes=$MINUTES \
-     --set sft.resume=false --set sft.eval_every_minutes=null --set sft.warmup_fraction=0 --set sft.lr=$lr sft
+     --set model.kind=hf --set model.path="$WORK/models/sft/final" --set sft.max_minutes="$MINUTES" \
+     --set sft.resume=false --set sft.eval_every_minutes=null --set sft.warmup_fraction=0 --set sft.lr="$lr" sft
+  arms+=("more_sft_$lr/models/sft/final")
 done
 
-for model in models/sft/final models/rl/final more_sft_3e-4/models/sft/final more_sft_1e-3/models/sft/final; do
+for model in models/sft/final models/rl/final "${arms[@]}"; do
   t1 eval --model "$model" --data data/curated/heldout.jsonl --samples 8 --temperature 1.0 --budgets 448 \
      --out "reports/run_s/${model//\//_}"
 done
