@@ -94,6 +94,7 @@ def make_engine(model: Any, optimizer: Any, scheduler: Any, cfg: DeepSpeedConfig
     init_distributed(cfg.backend)
     if cfg.activation_checkpointing:
         model.gradient_checkpointing_enable()
+    model.train()  # load_pretrained hands back eval mode, where HF skips gradient checkpointing (no dropout in these models)
     engine, _, _, _ = deepspeed.initialize(
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config(cfg, grad_clip, dtype)
     )

@@ -164,3 +164,36 @@ def test_one_t1_rl_step_on_cuda(zero, tmp_path):
 def _whole(module) -> dict[str, torch.Tensor]:
     with full_weights(module):  # ZeRO-3: gathered
         return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+def test_activation_checkpointing_on_a_loaded_checkpoint_saves_memory_on_cuda(tmp_path):
+    """RL and hf-profile SFT train a checkpoint from `load_pretrained` (eval mode, where HF skips recomputation):
+    with `deepspeed.activation_checkpointing` the engine must recompute each layer in backward and hold less."""
+    from t1core.config import ModelConfig
+    from t1core.models.factory import build_tiny, load_pretrained, save_pretrained
+    from t1core.models.tokenizer import train_tokenizer
+
+    tok = train_tokenizer([f"{a}+{a}={2 * a}" for a in range(200)], vocab_size=300)
+    cfg = ModelConfig(hidden_size=512, intermediate_size=1408, num_layers=8, num_heads=8, max_seq_len=1024, vocab_size=300)
+    save_pretrained(build_tiny(cfg, tok, 0), tok, tmp_path / "m")
+    ids = torch.randint(2, len(tok), (4, 1024), device=compute_device())  # the trained vocabulary is under 300
+    peaks, calls = {}, []
+    for recompute in (False, True):
+        model, _ = load_pretrained(tmp_path / "m", cfg.model_copy(update={"kind": "hf", "path": str(tmp_path / "m")}))
+        ds = DeepSpeedConfig(backend="nccl", activation_checkpointing=recompute)
+        engine = make_engine(model, make_optimizer(model.parameters(), 1e-4, 0.0, ds), None, ds, 1.0, "float32")
+        mlp = engine.module.model.layers[0].mlp
+        forward = mlp.forward  # counted by a wrapper: torch runs no module hooks when it recomputes in backward
+        mlp.forward = lambda *a, _f=forward, **k: calls.append(recompute) or _f(*a, **k)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        held = torch.cuda.memory_allocated()  # weights (and anything the first engine left behind)
+        engine.backward(engine(input_ids=ids, labels=ids).loss)
+        torch.cuda.synchronize()
+        peaks[recompute] = torch.cuda.max_memory_allocated() - held
+        del engine, model, mlp
+        torch.cuda.empty_cache()
+    _record("activation_checkpointing", {"step_peak_bytes_stored": peaks[False], "step_peak_bytes_recomputed": peaks[True],
+                                         "layer0_forwards": [calls.count(False), calls.count(True)]})
+    assert calls.count(False) == 1 and calls.count(True) == 2  # recomputed in backward
+    assert peaks[True] < 0.7 * peaks[False]

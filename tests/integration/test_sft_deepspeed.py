@@ -116,3 +116,33 @@ def test_zero_optimizer_offload_trains_like_plain_adamw(tok, tmp_path):
     assert type(offload.engine.optimizer).__name__ == "DeepSpeedZeroOptimizer" and offload.engine.optimizer.cpu_offload
     expected = [plain.train_step(batch) for _ in range(4)]
     assert [offload.train_step(batch) for _ in range(4)] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("zero", [0, 3])
+def test_activation_checkpointing_trains_like_storing_activations(tok, tmp_path, zero):
+    """`deepspeed.activation_checkpointing` (the GPU profiles turn it on) recomputes each layer in backward:
+    the same losses, alone and under ZeRO-3 with every parameter partitioned."""
+    examples, batch = _examples(tok), list(range(8))
+    ds = DeepSpeedConfig(zero_stage=zero, param_persistence_threshold=0)
+    plain = _trainer(tok, examples, tmp_path / "plain", ds=ds)
+    recompute = _trainer(tok, examples, tmp_path / "recompute", ds=ds.model_copy(update={"activation_checkpointing": True}))
+    assert recompute.engine.module.is_gradient_checkpointing and not plain.engine.module.is_gradient_checkpointing
+    expected = [plain.train_step(batch) for _ in range(3)]
+    assert [recompute.train_step(batch) for _ in range(3)] == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_loaded_checkpoint_trains_in_train_mode_with_activation_checkpointing(tok, tmp_path):
+    """`load_pretrained` returns a model in eval mode, where HF skips gradient checkpointing. RL always starts
+    from a loaded checkpoint, and SFT does on every hf profile, so the engine must put its module in train mode."""
+    from t1core.models.factory import load_pretrained, save_pretrained
+    from t1core.sft.data import collate
+
+    save_pretrained(build_tiny(TINY, tok, seed=0), tok, tmp_path / "m")
+    model, _ = load_pretrained(tmp_path / "m", TINY.model_copy(update={"kind": "hf", "path": str(tmp_path / "m")}))
+    ds = DeepSpeedConfig(activation_checkpointing=True)
+    engine = make_engine(model, make_optimizer(model.parameters(), 1e-3, 0.0, ds), None, ds, 1.0, "float32")
+    mlp, calls = engine.module.model.layers[0].mlp, []
+    forward = mlp.forward  # counted by a wrapper: torch runs no module hooks when it recomputes in backward
+    mlp.forward = lambda *a, **k: calls.append(1) or forward(*a, **k)
+    engine.backward(engine(**collate(_examples(tok)[:8], tok.pad_token_id)).loss)
+    assert engine.module.training and len(calls) == 2  # the forward pass, and its recomputation in backward
