@@ -17,6 +17,7 @@ from t1core.eval.budget import BudgetGrade, budget_grades, curve
 from t1core.eval.metrics import sample_metrics
 from t1core.grading import Grader
 from t1core.models.chat import prompt_ids
+from t1core.models.device import eval_mode
 from t1core.rl import penalties
 from t1core.rollout import RolloutEngine, Rollouts
 
@@ -33,16 +34,12 @@ def evaluate_model(
 ) -> EvalResult:
     """Greedy (also the budget curve's one generation) plus cfg.n_samples per problem at cfg.temperature."""
     n, temp, budgets = cfg.n_samples, cfg.temperature, cfg.budgets
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         prompts = [prompt_ids(tokenizer, p.problem) for p in problems]
         greedy = engine.generate(model, prompts, cfg.max_new_tokens, 0.0)
         sampled = engine.generate(model, [q for q in prompts for _ in range(n)], cfg.max_new_tokens, temp, seed=seed) if n else None
         scaled = budget_grades(model, tokenizer, engine, problems, greedy, budgets, grader, cfg.answer_cue,
                                cfg.forced_answer_tokens) if budgets else [[] for _ in problems]
-    finally:
-        model.train(was_training)
     g_rows = graded(tokenizer, greedy, problems, grader, rl_cfg, 1)
     s_rows = graded(tokenizer, sampled, problems, grader, rl_cfg, n) if sampled is not None else [[] for _ in problems]
     items = [_item(p, g[0], s, b) for p, g, s, b in zip(problems, g_rows, s_rows, scaled)]

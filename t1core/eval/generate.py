@@ -3,6 +3,7 @@
 from typing import Any
 
 from t1core.models.chat import prompt_ids
+from t1core.models.device import eval_mode
 from t1core.rollout import RolloutEngine
 
 
@@ -11,8 +12,6 @@ def generate_responses(
     temperature: float | None = None, seed: int = 0,
 ) -> list[str]:
     """One response per problem: greedy when temperature is None, else pure sampling at that temperature."""
-    was_training = model.training
-    model.eval()
-    out = engine.generate(model, [prompt_ids(tokenizer, p) for p in problems], max_new_tokens, temperature or 0.0, seed=seed)
-    model.train(was_training)
+    with eval_mode(model):
+        out = engine.generate(model, [prompt_ids(tokenizer, p) for p in problems], max_new_tokens, temperature or 0.0, seed=seed)
     return tokenizer.batch_decode(out.tokens, skip_special_tokens=True)

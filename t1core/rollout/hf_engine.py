@@ -4,7 +4,7 @@ from typing import Any
 
 import torch
 
-from t1core.models.device import model_device
+from t1core.models.device import eval_mode, model_device
 from t1core.rollout.base import Rollouts, length_batches, sampling_temperature
 
 
@@ -21,7 +21,7 @@ class HFGenerateEngine:
     ) -> Rollouts:
         temp = sampling_temperature(temperature)
         out = Rollouts.empty(prompts)
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(), eval_mode(model):  # the RL policy is in train mode; generate expects eval
             torch.manual_seed(seed)
             for idx in length_batches(prompts, self.batch_size):
                 self._batch(model, [prompts[i] for i in idx], idx, max_new_tokens, temp, top_p, out)

@@ -40,6 +40,20 @@ def test_hf_engine_speaks_the_same_protocol(model):
         assert a == pytest.approx(b, abs=1e-5)
 
 
+def test_hf_engine_generates_in_eval_mode_and_leaves_a_training_policy_training(model):
+    """The RL policy is in train mode (gradient checkpointing recomputes only there); HF `generate` runs in eval."""
+    seen = []
+    generate = model.generate
+    model.generate = lambda *a, **k: seen.append(model.training) or generate(*a, **k)
+    try:
+        model.train()
+        HFGenerateEngine(EOS, PAD).generate(model, PROMPTS, 4, temperature=0)
+        assert seen == [False] * len(seen) and seen and model.training
+    finally:
+        del model.generate
+        model.eval()
+
+
 @pytest.mark.parametrize(("temperature", "max_tokens"), [(1.2, 4096), (0.7, 4096), (1.2, 64)])
 def test_sampler_logprobs_match_the_trainers_recomputation(model, temperature, max_tokens):
     prompts = PROMPTS * 8  # 32 rows: finished rows leave the batch and the cache is compacted along the way
