@@ -12,7 +12,7 @@
 #     3e-4, the ablation arm's (bench/ablations.py `more_sft`), and 1e-3);
 # and every final model is scored by `t1 eval` (greedy + 8 samples at T = 1). Runs in a scratch copy of
 # this commit (the repository's own data/, models/ and metrics/ are never touched), MLflow off.
-# Results: docs/results.md, "Scarce traces, plentiful prompts (run S)".
+# Results: docs/results.md, "Scarce traces, plentiful prompts (run S)" and "Runs S2 and S3".
 set -euo pipefail
 
 # shellcheck disable=SC2034  # read by t1 (scratch.sh)

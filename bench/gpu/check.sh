@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of issue #7, as one script for a lent GPU machine (docs/gpu.md has the results).
 #   bash bench/gpu/check.sh OUT_DIR [SFT_MINUTES] [RL_MINUTES]   (T1_PROFILE overrides the profile)
-# 1. tests/gpu: the sampler, HF generate, DeepSpeed ZeRO 0/2/3 in fp32/bf16 (NCCL), ZeRO optimizer offload,
+# 1. tests/gpu: the sampler, HF generate, DeepSpeed ZeRO 0/2/3 in fp32/bf16 (NCCL), ZeRO optimizer offload, activation checkpointing,
 #    and one RL step on CUDA under ZeRO-0 and ZeRO-3;
 # 2. rollout throughput on the GPU: a 0.9B-parameter Llama shape in bf16, then the embedded model in fp32 and bf16
 #    (T1_ROLLOUT_EMBEDDED=0 skips the latter);
