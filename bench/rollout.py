@@ -25,7 +25,7 @@ from t1core.rollout.hf_engine import HFGenerateEngine
 NO_EOS = -1  # never sampled: fixed-length generation
 
 
-def build_model(params_path: str, overrides: list[str]) -> LlamaForCausalLM:
+def build_model(params_path: str, overrides: list[str] | None = None) -> LlamaForCausalLM:
     m = load_params(params_path, overrides=overrides).model
     cfg = LlamaConfig(
         vocab_size=m.vocab_size, hidden_size=m.hidden_size, intermediate_size=m.intermediate_size,
@@ -128,11 +128,11 @@ def vllm_status() -> str:
 
 
 def measure(params: str, batches: list[int], new_tokens: int, prompt_len: int, runs: int,
-            device: torch.device, dtype: torch.dtype, overrides: list[str] = ()) -> dict:
+            device: torch.device, dtype: torch.dtype, overrides: list[str] | None = None) -> dict:
     """Tokens/s of each engine at each batch (`runs` calls each: median, min, max), against the square matmul
     peak and against the GEMM bound of the sampler's own decode shapes."""
     torch.manual_seed(0)
-    model = build_model(params, list(overrides)).to(device=device, dtype=dtype)
+    model = build_model(params, overrides).to(device=device, dtype=dtype)
     fpt = flops_per_token(model, prompt_len + new_tokens / 2)
     rows, peaks = [], []
     for b in batches:
