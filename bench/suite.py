@@ -111,7 +111,24 @@ def md_sft(r: dict) -> list[str]:
             "GEMM bound of the model's shapes |", "|---|---|---|---|---|---|---|",
             f"| {_s(r['tokens_per_s'])} | {_s(r['padded_tokens_per_s'])} | {_s(r['step_s'], ' s', '{:.3f}')} | "
             f"{r['model_gflops']} | **{100 * r['share_of_peak']:.1f} %** | {_s(r['matmul_peak_gflops'], '', '{:.0f}')} | "
-            f"{r['gemm_bound_gflops']:.1f} GFLOP/s |"]
+            f"{r['gemm_bound_gflops']:.1f} GFLOP/s |"] + _md_sft_ceiling(r.get("kernel_ceiling"))
+
+
+def _md_sft_ceiling(c: dict | None) -> list[str]:
+    if not c:
+        return []
+    pct = {k: v if k == "runs" else 100 * v for k, v in c["share_of_peak"].items()}
+    return ["", f"Ceiling (`bench/sft_throughput.py` `kernel_ceiling`): the step with only its training matmuls (forward, input "
+            f"and weight gradients, each shape timed alone) and attention's forward and backward (causal SDPA, "
+            f"{c['sequences']} sequences x {c['width']} tokens, the median batch) left. The floor of the rest: the "
+            f"{c['saved_activation_mb']:.0f} MB of activations autograd saves in a step, written once and read once at a "
+            "streaming read's rate over that footprint.", "",
+            "| | step | GEMMs | attention | rest | ceiling (share of peak) | step at 50 % | rest left at 50 % |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| ms, median (min-max) of the runs | {_s(c['step_ms'])} | {_s(c['gemm_ms'])} | {_s(c['attention_ms'])} | "
+            f"{_s(c['rest_ms'])} | **{_s(pct, ' %')}** | {_s(c['target_step_ms'])} | {_s(c['rest_ms_at_target'])} |",
+            "", f"Floor of the rest: {c['saved_traffic_ms']} ms ({c['saved_activation_mb']:.0f} MB saved for backward, "
+            f"written and read once at {c['stream_read_gbs']} GB/s)."]
 
 
 def _median(rows: list[dict], key: str) -> float:

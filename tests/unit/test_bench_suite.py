@@ -10,6 +10,7 @@ from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 import rollout  # noqa: E402
+import sft_throughput  # noqa: E402
 import suite  # noqa: E402
 from common import gemm_bound_gflops, stats  # noqa: E402
 
@@ -53,3 +54,23 @@ def test_rollout_measurement_renders_into_a_replaceable_doc_block(tmp_path):
     text = doc.read_text()
     assert text.count(suite.BEGIN) == 1 and "2026-01-02" in text and "2026-01-01" not in text
     assert text.index("Intro.") < text.index(suite.BEGIN) < text.index("## Hand-written") and "Analysis." in text
+
+
+def test_sft_ceiling_counts_saved_activations_and_renders():
+    lin, x = torch.nn.Linear(8, 8), torch.randn(4, 8)  # Linear saves its input (not a parameter) for the weight gradient
+    assert sft_throughput.saved_activation_bytes(lambda: lin(x).sum().backward(), lin) == 4 * 8 * 4
+    from transformers import LlamaConfig
+
+    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=64)
+    k = sft_throughput.kernel_seconds(cfg, [(2, 16), (4, 8), (2, 16)])
+    assert (k["sequences"], k["width"]) == (2, 16) and k["gemm_s"] > 0 and k["attention_s"] > 0
+    runs = [{**k, "peak": 10.0, "step_s": 1.0, "real_per_step": 30.0}, {**k, "peak": 20.0, "step_s": 2.0, "real_per_step": 30.0}]
+    c = sft_throughput.kernel_ceiling(runs, 1e5, 4_000_000)
+    assert c["rest_ms"]["min"] == pytest.approx(1000 - 1e3 * (k["gemm_s"] + k["attention_s"]), abs=0.2)
+    assert c["target_step_ms"]["max"] == pytest.approx(30 * 1e5 / (0.5 * 10 * 1e9) * 1e3, abs=0.1)  # the slower peak
+    assert c["share_of_peak"]["runs"] == 2 and c["saved_traffic_ms"] > 0
+    report = {"batch_tokens": 64, "model_params": 1, "runs": 1, "steps_per_run": 1, "flops_per_token": 1e5,
+              "tokens_per_s": stats([1.0]), "padded_tokens_per_s": stats([1.0]), "step_s": stats([1.0]),
+              "model_gflops": 1.0, "share_of_peak": 0.1, "matmul_peak_gflops": stats([10.0]), "gemm_bound_gflops": 9.0,
+              "kernel_ceiling": c}
+    assert "floor of the rest" in "\n".join(suite.md_sft(report))
