@@ -3,6 +3,8 @@
 #
 #   bash bench/experiments/pair_scaling.sh [WORK_DIR]      # default /tmp/t1-run-p; about 35 minutes on 2 cores
 #   PAIR_LEVELS='[3,4]' MAX_SEQ=640 MAX_TOKENS=576 BUDGETS='[...]' bash bench/experiments/pair_scaling.sh DIR   # run P5's settings
+#   PAIR_ITEMS=5000 bash bench/experiments/pair_scaling.sh DIR   # items per level (runs H2, H3, with a guess patch applied)
+#   PAIR_ITEMS=5000 SFT_EPOCHS=12 bash ...                       # run H4: a schedule that ends within SFT's 10 minutes
 #
 # "Which two of 46, 16, 23, 51, 42 add up to 97?": the traces try the pairs in listed order, one sum each,
 # until one adds up, so a generation needs as many tokens as the right pair's place in the list (5-6
@@ -14,15 +16,15 @@
 # (10-minute cap), RL (15-minute cap), and `t1 eval`, which cuts each checkpoint's one greedy generation
 # at finer budgets than the default. Runs in a scratch copy of this commit (the repository's data/,
 # models/ and metrics/ are never touched), MLflow off.
-# Results: docs/results.md, "Run P" and its P2-P4 subsections.
+# Results: docs/results.md, "Run P" and its P2-P5 subsections, and "Runs H-H3".
 set -euo pipefail
 
 # shellcheck disable=SC2034  # read by t1 (scratch.sh)
 DATA=(--set 'data.procedural.families=[pair]' --set "data.procedural.levels=${PAIR_LEVELS:-[2,3]}"
-      --set data.procedural.items_per_family_level=2000 --set data.procedural.heldout_items_per_family_level=60
+      --set "data.procedural.items_per_family_level=${PAIR_ITEMS:-2000}" --set data.procedural.heldout_items_per_family_level=60
       --set tracking.enabled=false --set "eval.budgets=${BUDGETS:-[32,64,96,128,192,256,448]}"
       --set "eval.max_new_tokens=${MAX_TOKENS:-448}" --set "rl.max_new_tokens=${MAX_TOKENS:-448}"
-      --set "model.max_seq_len=${MAX_SEQ:-512}")
+      --set "model.max_seq_len=${MAX_SEQ:-512}" --set "sft.epochs=${SFT_EPOCHS:-24}")
 # shellcheck source=/dev/null
 source "$(dirname "$0")/scratch.sh" "${1:-/tmp/t1-run-p}"  # a scratch copy of this commit; enters it, sets WORK
 
