@@ -107,9 +107,12 @@ def kernel_ceiling(runs: list[dict], fpt: float, saved_bytes: int) -> dict:
     def col(f, digits: int = 1) -> dict:
         return stats([f(r) for r in runs], digits)
 
+    def target(r: dict) -> float:  # seconds a step may take at 50 % of that run's peak
+        return r["real_per_step"] * fpt / (0.5 * r["peak"] * 1e9)
+
     stream = read_bandwidth_gbs(saved_bytes, torch.device("cpu"))
-    target = lambda r: r["real_per_step"] * fpt / (0.5 * r["peak"] * 1e9)  # noqa: E731
-    return {"sequences": runs[0]["sequences"], "width": runs[0]["width"],
+    return {"sequences": round(statistics.median(r["sequences"] for r in runs)),
+            "width": round(statistics.median(r["width"] for r in runs)),
             "gemm_ms": col(lambda r: 1e3 * r["gemm_s"]), "attention_ms": col(lambda r: 1e3 * r["attention_s"]),
             "step_ms": col(lambda r: 1e3 * r["step_s"]), "rest_ms": col(lambda r: 1e3 * (r["step_s"] - r["gemm_s"] - r["attention_s"])),
             "share_of_peak": col(lambda r: r["real_per_step"] / (r["gemm_s"] + r["attention_s"]) * fpt / 1e9 / r["peak"], 3),
