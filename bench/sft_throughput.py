@@ -137,6 +137,7 @@ def trainer(params_path: str, tmp: Path) -> SFTTrainer:
 
 def measure(params_path: str, runs: int, steps: int, tmp: Path) -> dict:
     t = trainer(params_path, tmp)
+    model = t.engine.module
     batches = [b for e in range(100) for b in t._epoch_batches(e)]  # the stage's own order, as many as needed
     for b in batches[:2]:
         t.train_step(b)
@@ -152,10 +153,9 @@ def measure(params_path: str, runs: int, steps: int, tmp: Path) -> dict:
         seconds.append(time.perf_counter() - t0)
         real.append(sum(sum(x) for x in lens))
         padded.append(sum(max(x) * len(x) for x in lens))
-        kernels.append({**kernel_seconds(t.engine.module.config, [(len(x), max(x)) for x in lens]), "peak": peaks[-1],
+        kernels.append({**kernel_seconds(model.config, [(len(x), max(x)) for x in lens]), "peak": peaks[-1],
                         "step_s": seconds[-1] / steps, "real_per_step": real[-1] / steps})
         contexts += [(n + 1) / 2 for x in lens for n in x for _ in range(n)]
-    model = t.engine.module
     fpt = flops_per_token(model, sum(contexts) / len(contexts))
     peak = stats(peaks, 1)
     rate = stats([r / s for r, s in zip(real, seconds)], 0)

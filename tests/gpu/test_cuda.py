@@ -24,6 +24,7 @@ from t1core.rl.trainer import RLTrainer, recompute_logprobs
 from t1core.rollout import make_rollout_engine
 from t1core.rollout.cpu_sampler import CPUSampler
 from t1core.sft.data import Example, collate
+from tests.conftest import record_forwards
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 EOS, PAD = 1, 0
@@ -182,16 +183,14 @@ def test_activation_checkpointing_on_a_loaded_checkpoint_saves_memory_on_cuda(tm
         model, _ = load_pretrained(tmp_path / "m", cfg.model_copy(update={"kind": "hf", "path": str(tmp_path / "m")}))
         ds = DeepSpeedConfig(backend="nccl", activation_checkpointing=recompute)
         engine = make_engine(model, make_optimizer(model.parameters(), 1e-4, 0.0, ds), None, ds, 1.0, "float32")
-        mlp = engine.module.model.layers[0].mlp
-        forward = mlp.forward  # counted by a wrapper: torch runs no module hooks when it recomputes in backward
-        mlp.forward = lambda *a, _f=forward, **k: calls.append(recompute) or _f(*a, **k)
+        record_forwards(engine.module.model.layers[0].mlp, calls, recompute)
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         held = torch.cuda.memory_allocated()  # weights (and anything the first engine left behind)
         engine.backward(engine(input_ids=ids, labels=ids).loss)
         torch.cuda.synchronize()
         peaks[recompute] = torch.cuda.max_memory_allocated() - held
-        del engine, model, mlp
+        del engine, model
         torch.cuda.empty_cache()
     _record("activation_checkpointing", {"step_peak_bytes_stored": peaks[False], "step_peak_bytes_recomputed": peaks[True],
                                          "layer0_forwards": [calls.count(False), calls.count(True)]})

@@ -12,6 +12,7 @@ from t1core.sft.data import Example
 from t1core.sft.schedule import warmup_cosine
 from t1core.models.checkpoint import latest_checkpoint
 from t1core.sft.trainer import SFTTrainer
+from tests.conftest import record_forwards
 
 pytestmark = pytest.mark.integration
 TINY = ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, max_seq_len=128, vocab_size=300)
@@ -141,8 +142,7 @@ def test_a_loaded_checkpoint_trains_in_train_mode_with_activation_checkpointing(
     model, _ = load_pretrained(tmp_path / "m", TINY.model_copy(update={"kind": "hf", "path": str(tmp_path / "m")}))
     ds = DeepSpeedConfig(activation_checkpointing=True)
     engine = make_engine(model, make_optimizer(model.parameters(), 1e-3, 0.0, ds), None, ds, 1.0, "float32")
-    mlp, calls = engine.module.model.layers[0].mlp, []
-    forward = mlp.forward  # counted by a wrapper: torch runs no module hooks when it recomputes in backward
-    mlp.forward = lambda *a, **k: calls.append(1) or forward(*a, **k)
+    calls = []
+    record_forwards(engine.module.model.layers[0].mlp, calls)
     engine.backward(engine(**collate(_examples(tok)[:8], tok.pad_token_id)).loss)
     assert engine.module.training and len(calls) == 2  # the forward pass, and its recomputation in backward
