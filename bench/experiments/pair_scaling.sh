@@ -5,6 +5,9 @@
 #   PAIR_LEVELS='[3,4]' MAX_SEQ=640 MAX_TOKENS=576 BUDGETS='[...]' bash bench/experiments/pair_scaling.sh DIR   # run P5's settings
 #   PAIR_ITEMS=5000 bash bench/experiments/pair_scaling.sh DIR   # items per level (runs H2, H3, with a guess patch applied)
 #   PAIR_ITEMS=5000 SFT_EPOCHS=12 bash ...                       # run H4: a schedule that ends within SFT's 10 minutes
+#   PATCHES=bench/experiments/pair_short_traces.patch PAIR_ITEMS=3000 EXTRA_SETS='--set data.procedural.sft_max_place=6' \
+#     BUDGETS='[32,64,96,128,192,256,320,448]' bash ...          # run R: SFT traces of short searches only
+# PATCHES: experiment patches applied to the scratch copy (scratch.sh); EXTRA_SETS: more `--set` overrides.
 #
 # "Which two of 46, 16, 23, 51, 42 add up to 97?": the traces try the pairs in listed order, one sum each,
 # until one adds up, so a generation needs as many tokens as the right pair's place in the list (5-6
@@ -25,6 +28,8 @@ DATA=(--set 'data.procedural.families=[pair]' --set "data.procedural.levels=${PA
       --set tracking.enabled=false --set "eval.budgets=${BUDGETS:-[32,64,96,128,192,256,448]}"
       --set "eval.max_new_tokens=${MAX_TOKENS:-448}" --set "rl.max_new_tokens=${MAX_TOKENS:-448}"
       --set "model.max_seq_len=${MAX_SEQ:-512}" --set "sft.epochs=${SFT_EPOCHS:-24}")
+read -r -a _extra <<< "${EXTRA_SETS:-}"
+DATA+=("${_extra[@]}")
 # shellcheck source=/dev/null
 source "$(dirname "$0")/scratch.sh" "${1:-/tmp/t1-run-p}"  # a scratch copy of this commit; enters it, sets WORK
 
