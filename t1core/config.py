@@ -203,6 +203,10 @@ class SFTConfig(_Section):
     batch_tokens: int = Field(8192, ge=16, description="token budget per optimizer step (length-bucketed, padding included)")
     grad_clip: float = Field(1.0, gt=0, description="max global gradient norm")
     max_minutes: float | None = Field(None, gt=0, description="wall-clock cap on training (evaluation time excluded); None = no cap")
+    anneal_within_cap: bool = Field(
+        False, description="true: the cosine's progress is the larger of the step share and the share of max_minutes used, so a "
+        "run the cap stops still ends at min_lr_ratio (the schedule then depends on the machine's speed); false: by steps only"
+    )
     checkpoint_every: int = Field(200, ge=1, description="optimizer steps between resumable checkpoints")
     keep_checkpoints: int = Field(2, ge=1, description="complete checkpoints kept (older ones are deleted after a newer one is complete)")
     eval_every_minutes: float | None = Field(
@@ -210,6 +214,12 @@ class SFTConfig(_Section):
     )
     eval_limit: int | None = Field(None, ge=1, description="held-out items per intermediate eval (None = all); the final eval uses all")
     resume: bool = Field(True, description="continue from the newest complete checkpoint in <models_dir>/sft/checkpoints if one exists")
+
+    @model_validator(mode="after")
+    def _anneal_needs_cap(self) -> "SFTConfig":
+        if self.anneal_within_cap and self.max_minutes is None:
+            raise ValueError("anneal_within_cap needs max_minutes (the cap it anneals within)")
+        return self
 
 
 class RLConfig(_Section):

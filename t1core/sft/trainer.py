@@ -92,6 +92,16 @@ class SFTTrainer:
         cap = self.cfg.max_minutes
         return cap is not None and self.state.train_seconds >= cap * 60
 
+    def cap_share(self) -> float:
+        """The share of `max_minutes` trained so far when the schedule anneals within the cap, else 0."""
+        if not self.cfg.anneal_within_cap or self.cfg.max_minutes is None:
+            return 0.0
+        return self.state.train_seconds / (self.cfg.max_minutes * 60)
+
+    def stopped_by_cap(self) -> bool:
+        """True when the wall-clock cap, not the planned steps, ended training."""
+        return self.state.step < self.total and self._out_of_time()
+
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         lengths = [len(e.input_ids) for e in self.examples]
         batches = bucket_batches(lengths, self.cfg.batch_tokens, self.seed * 1000 + epoch)

@@ -1,10 +1,12 @@
 """Stage `sft`: validated traces -> tokenizer + model -> DeepSpeed SFT -> models/sft/final and metrics/sft.json."""
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from t1core.config import Params
 from t1core.data.jsonl import model_parser, read_jsonl, write_json
@@ -17,7 +19,7 @@ from t1core.models.factory import build_tiny, load_pretrained, n_params, save_pr
 from t1core.models.tokenizer import train_tokenizer
 from t1core.rollout import make_rollout_engine
 from t1core.sft.data import encode_traces
-from t1core.sft.schedule import warmup_cosine
+from t1core.sft.schedule import lr_multiplier
 from t1core.models.checkpoint import latest_checkpoint
 from t1core.sft.trainer import SFTTrainer, total_steps
 from t1core.stages.common import write_stage_metrics
@@ -45,13 +47,15 @@ def run(params: Params) -> dict:
         if resume_from is not None:
             trainer.resume(resume_from)
         state = trainer.train()
+        if rank == 0:
+            _warn_if_cut(trainer)
         final = trainer.final_eval()
         with full_weights(trainer.engine.module):  # ZeRO-3: every rank gathers, rank 0 saves
             if rank == 0:
                 save_pretrained(trainer.engine.module, tokenizer, out_dir / "final")
         if rank != 0:
             return {}
-        metrics = _metrics(params, state, final, examples, too_long, trainer.engine.module, world)
+        metrics = _metrics(trainer, final, examples, too_long)
         tracking.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         write_json(Path(params.paths.reports_dir) / "sft_curve.json", metrics["curve"])  # flat rows for `dvc plots`
         tracking.log_artifact(Path(params.paths.reports_dir) / "sft_curve.json")
@@ -74,16 +78,34 @@ def _trainer(params: Params, model: Any, tokenizer: Any, examples: list, out_dir
     total = total_steps(cfg, examples, params.seed, world)
     warmup = int(cfg.warmup_fraction * total)
     optimizer = make_optimizer(model.parameters(), cfg.lr, cfg.weight_decay, params.deepspeed)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup, cfg.min_lr_ratio))
+    clock: list[SFTTrainer] = []  # the trainer, once built: its training seconds drive `anneal_within_cap`
+    multiplier = lr_multiplier(total, warmup, cfg.min_lr_ratio, lambda: clock[0].cap_share() if clock else 0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
     engine = make_engine(model, optimizer, scheduler, params.deepspeed, cfg.grad_clip, params.model.dtype)
-    return SFTTrainer(engine, examples, cfg, tokenizer.pad_token_id, params.seed, out_dir / "checkpoints", tokenizer=tokenizer, total=total)
+    clock.append(SFTTrainer(engine, examples, cfg, tokenizer.pad_token_id, params.seed, out_dir / "checkpoints", tokenizer=tokenizer, total=total))
+    return clock[0]
 
 
-def _metrics(params: Params, state: Any, final: dict, examples: list, too_long: int, model: Any, world: int) -> dict:
-    tokens = sum(len(e.input_ids) for e in examples)
+def _warn_if_cut(trainer: SFTTrainer) -> None:
+    """A run the cap stopped before its step schedule ended stops at a higher lr than planned: say so."""
+    lr = trainer.engine.get_lr()[0]
+    if trainer.stopped_by_cap() and not trainer.cfg.anneal_within_cap:
+        tqdm.write(
+            f"sft: the {trainer.cfg.max_minutes}-minute cap stopped training at step {trainer.state.step} of {trainer.total}, "
+            f"with the lr at {lr:.2e} ({lr / trainer.cfg.lr:.0%} of the peak) instead of its floor; "
+            "set sft.anneal_within_cap=true to end annealed, or raise sft.max_minutes or lower sft.epochs",
+            file=sys.stderr,
+        )
+
+
+def _metrics(trainer: SFTTrainer, final: dict, examples: list, too_long: int) -> dict:
+    tokens, state, model = sum(len(e.input_ids) for e in examples), trainer.state, trainer.engine.module
     return {
         **{k: v for k, v in final.items() if k not in ("step", "minutes")},
         "steps": state.step,
+        "planned_steps": trainer.total,
+        "stopped_by_cap": trainer.stopped_by_cap(),
+        "final_lr": trainer.engine.get_lr()[0],
         "epochs_completed": state.epoch,
         "train_minutes": round(state.train_seconds / 60, 3),
         "final_train_loss": round(sum(state.losses[-20:]) / max(1, len(state.losses[-20:])), 4),
@@ -91,6 +113,6 @@ def _metrics(params: Params, state: Any, final: dict, examples: list, too_long: 
         "n_too_long": too_long,
         "tokens_per_epoch": tokens,
         "n_params": n_params(model),
-        "world_size": world,
+        "world_size": trainer.world,
         "curve": [{k: e[k] for k in ("step", "minutes", GREEDY_KEY) if k in e} for e in state.evals],
     }

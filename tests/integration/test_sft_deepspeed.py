@@ -1,5 +1,8 @@
 """SFT on a real DeepSpeed engine (gloo, CPU): parameters move, loss falls, resume is exact."""
 
+import itertools
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -9,9 +12,11 @@ from t1core.models.engine import make_engine, make_optimizer
 from t1core.models.factory import build_tiny
 from t1core.models.tokenizer import train_tokenizer
 from t1core.sft.data import Example
-from t1core.sft.schedule import warmup_cosine
+from t1core.sft import trainer as trainer_module
+from t1core.sft.schedule import lr_multiplier, warmup_cosine
 from t1core.models.checkpoint import latest_checkpoint
 from t1core.sft.trainer import SFTTrainer
+from t1core.stages.sft import _warn_if_cut
 from tests.conftest import record_forwards
 
 pytestmark = pytest.mark.integration
@@ -33,9 +38,31 @@ def _trainer(tok, examples, tmp_path, seed=0, ds=DeepSpeedConfig(), **cfg):
     cfg = SFTConfig(lr=3e-3, epochs=4, batch_tokens=600, warmup_fraction=0.0, checkpoint_every=10**6, **cfg)
     model = build_tiny(TINY, tok, seed=seed)
     opt = make_optimizer(model.parameters(), cfg.lr, 0.0, ds)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, 40, 0, 0.1))
+    clock = []  # as the sft stage wires it: the trainer's share of its cap drives the schedule
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_multiplier(40, 0, 0.1, lambda: clock[0].cap_share() if clock else 0.0))
     engine = make_engine(model, opt, sched, ds, cfg.grad_clip, "float32")
-    return SFTTrainer(engine, examples, cfg, tok.pad_token_id, seed=7, ckpt_dir=tmp_path / "ckpt")
+    clock.append(SFTTrainer(engine, examples, cfg, tok.pad_token_id, seed=7, ckpt_dir=tmp_path / "ckpt"))
+    return clock[0]
+
+
+@pytest.mark.parametrize("anneal", [False, True])
+def test_a_run_the_cap_stops_ends_annealed_only_when_asked(tok, tmp_path, monkeypatch, capsys, anneal):
+    ticks = itertools.count()
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(monotonic=lambda: next(ticks) * 0.25))  # 0.25 s a step
+    trainer = _trainer(tok, _examples(tok), tmp_path, max_minutes=0.05, anneal_within_cap=anneal)  # 3 s: 12 of 40 steps
+    trainer.total = 40
+    state = trainer.train()
+    assert state.step == 12 and trainer.stopped_by_cap()
+    lr = trainer.engine.get_lr()[0]
+    by_steps = 3e-3 * warmup_cosine(12, 40, 0, 0.1)  # 12 of 40 steps into the cosine: 82 % of the peak
+    if anneal:  # the schedule steps inside the optimizer step, before that step's seconds are counted: 11 steps' share
+        assert lr == pytest.approx(3e-3 * warmup_cosine(12, 40, 0, 0.1, time_share=11 * 0.25 / 3))
+        assert lr < 1.2 * 3e-3 * 0.1 < by_steps
+    else:
+        assert lr == pytest.approx(by_steps)
+    _warn_if_cut(trainer)  # the sft stage's message after training
+    warned = capsys.readouterr().err
+    assert ("stopped training at step 12 of 40" in warned and "sft.anneal_within_cap=true" in warned) is not anneal
 
 
 def test_two_deepspeed_steps_move_every_parameter_and_lower_the_loss(tok, tmp_path):

@@ -42,6 +42,8 @@ def test_stage_chain_writes_model_and_metrics(project):
     for key in ("heldout_accuracy_greedy", "heldout_pass1_t1", "heldout_n", "self_corrected_rate", "steps", "train_minutes"):
         assert key in m
     assert m["heldout_n"] == 2 * 1 * 2 and 0.0 <= m["heldout_accuracy_greedy"] <= 1.0
+    assert m["steps"] == m["planned_steps"] and m["stopped_by_cap"] is False  # no cap: the whole schedule ran
+    assert m["final_lr"] == pytest.approx(3e-3 * 0.1)  # sft.min_lr_ratio of the peak
     final = project / "models/sft/final"
     assert (final / "model.safetensors").is_file() and (final / "tokenizer.json").is_file()
     ckpts = sorted(p.name for p in (project / "models/sft/checkpoints").iterdir())

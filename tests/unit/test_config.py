@@ -106,6 +106,12 @@ def test_oversampling_without_dropping_groups_is_refused():
         load_params(REPO_PARAMS, overrides=["rl.drop_uniform_groups=false", "rl.oversample=true"])
 
 
+def test_annealing_within_the_cap_needs_a_cap():
+    with pytest.raises(ConfigError, match=r"sft: .*anneal_within_cap needs max_minutes"):
+        load_params(REPO_PARAMS, overrides=["sft.max_minutes=null", "sft.anneal_within_cap=true"])
+    assert load_params(REPO_PARAMS, overrides=["sft.anneal_within_cap=true"]).sft.anneal_within_cap
+
+
 def test_errors_point_at_the_yaml_line(tmp_path):
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "embedded.yaml").write_text("{}\n")

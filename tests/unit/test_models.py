@@ -111,3 +111,10 @@ def test_warmup_cosine():
     assert warmup_cosine(55, 100, 10, 0.1) == pytest.approx(0.55)  # halfway: 0.1 + 0.9 * 0.5
     assert warmup_cosine(100, 100, 10, 0.1) == pytest.approx(0.1)
     assert warmup_cosine(500, 100, 10, 0.1) == pytest.approx(0.1)
+
+
+def test_warmup_cosine_follows_the_cap_when_time_runs_ahead_of_the_steps():
+    assert warmup_cosine(19, 100, 10, 0.1, time_share=0.5) == pytest.approx(0.55)  # steps 10 %, time 50 %: halfway
+    assert warmup_cosine(55, 100, 10, 0.1, time_share=0.2) == pytest.approx(0.55)  # steps ahead: the step share rules
+    assert warmup_cosine(30, 100, 10, 0.1, time_share=1.0) == pytest.approx(0.1)  # the cap reached: the floor
+    assert warmup_cosine(4, 100, 10, 0.1, time_share=0.9) == pytest.approx(0.5)  # warmup stays by steps
