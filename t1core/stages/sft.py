@@ -46,7 +46,7 @@ def run(params: Params) -> dict:
         trainer.on_step = lambda step, m: tracking.log_metrics(m, step) if step % 5 == 0 else None
         if resume_from is not None:
             trainer.resume(resume_from)
-        state = trainer.train()
+        trainer.train()
         if rank == 0:
             _warn_if_cut(trainer)
         final = trainer.final_eval()
