@@ -60,6 +60,7 @@ class SFTTrainer:
         st = self.state
         bar = tqdm(total=self.total, initial=st.step, desc="sft", unit="step", disable=self.rank != 0, mininterval=1)
         next_eval = self._next_eval_minute()
+        warned = False
         while st.step < self.total and not self._out_of_time():
             batches = self._epoch_batches(st.epoch)
             while st.batch_in_epoch < len(batches) and st.step < self.total and not self._out_of_time():
@@ -71,6 +72,8 @@ class SFTTrainer:
                 bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.engine.get_lr()[0]:.2e}", min=f"{st.train_seconds / 60:.1f}")
                 if self.on_step:
                     self.on_step(st.step, {"train_loss": loss, "lr": self.engine.get_lr()[0]})
+                if not warned:
+                    warned = self._warn_if_cap_will_cut()
                 if next_eval is not None and st.train_seconds / 60 >= next_eval:
                     self._eval(final=False)
                     next_eval += self.cfg.eval_every_minutes
@@ -91,6 +94,24 @@ class SFTTrainer:
     def _out_of_time(self) -> bool:
         cap = self.cfg.max_minutes
         return cap is not None and self.state.train_seconds >= cap * 60
+
+    def _warn_if_cap_will_cut(self) -> bool:
+        """Once a tenth of the cap has run: if the steps so far project past the cap while the cosine runs by steps,
+        say where it will stop. Returns whether the check is done (it runs once)."""
+        cap = self.cfg.max_minutes
+        if cap is None or self.cfg.anneal_within_cap:
+            return True
+        st = self.state
+        if st.train_seconds < 0.1 * cap * 60:
+            return False
+        reach = int(st.step / st.train_seconds * cap * 60)
+        if reach < self.total and self.rank == 0:
+            tqdm.write(
+                f"sft: at {st.step / st.train_seconds:.1f} steps/s the {cap}-minute cap will stop training near step "
+                f"{reach} of {self.total}, before the cosine ends; sft.anneal_within_cap=true anneals within the cap",
+                file=sys.stderr,
+            )
+        return True
 
     def cap_share(self) -> float:
         """The share of `max_minutes` trained so far when the schedule anneals within the cap, else 0."""

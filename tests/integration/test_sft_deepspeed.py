@@ -60,6 +60,8 @@ def test_a_run_the_cap_stops_ends_annealed_only_when_asked(tok, tmp_path, monkey
         assert lr < 1.2 * 3e-3 * 0.1 < by_steps
     else:
         assert lr == pytest.approx(by_steps)
+    early = capsys.readouterr().err  # the trainer's projection once a tenth of the cap has run (0.5 s: 2 steps)
+    assert ("cap will stop training near step 12 of 40" in early) is not anneal
     _warn_if_cut(trainer)  # the sft stage's message after training
     warned = capsys.readouterr().err
     assert ("stopped training at step 12 of 40" in warned and "sft.anneal_within_cap=true" in warned) is not anneal
