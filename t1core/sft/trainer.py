@@ -113,11 +113,21 @@ class SFTTrainer:
             )
         return True
 
+    def warn_if_cut(self) -> None:
+        """After training: a run the cap stopped before its step schedule ended stops at a higher lr than planned; say so."""
+        lr = self.engine.get_lr()[0]
+        if self.stopped_by_cap() and not self.cfg.anneal_within_cap and self.rank == 0:
+            tqdm.write(
+                f"sft: the {self.cfg.max_minutes}-minute cap stopped training at step {self.state.step} of {self.total}, "
+                f"with the lr at {lr:.2e} ({lr / self.cfg.lr:.0%} of the peak) instead of its floor; "
+                "set sft.anneal_within_cap=true to end annealed, or raise sft.max_minutes or lower sft.epochs",
+                file=sys.stderr,
+            )
+
     def cap_share(self) -> float:
-        """The share of `max_minutes` trained so far when the schedule anneals within the cap, else 0."""
-        if not self.cfg.anneal_within_cap or self.cfg.max_minutes is None:
-            return 0.0
-        return self.state.train_seconds / (self.cfg.max_minutes * 60)
+        """The share of `max_minutes` trained so far when the schedule anneals within the cap, else 0
+        (the config refuses anneal_within_cap without max_minutes)."""
+        return self.state.train_seconds / (self.cfg.max_minutes * 60) if self.cfg.anneal_within_cap else 0.0
 
     def stopped_by_cap(self) -> bool:
         """True when the wall-clock cap, not the planned steps, ended training."""

@@ -1,12 +1,10 @@
 """Stage `sft`: validated traces -> tokenizer + model -> DeepSpeed SFT -> models/sft/final and metrics/sft.json."""
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from t1core.config import Params
 from t1core.data.jsonl import model_parser, read_jsonl, write_json
@@ -47,8 +45,7 @@ def run(params: Params) -> dict:
         if resume_from is not None:
             trainer.resume(resume_from)
         trainer.train()
-        if rank == 0:
-            _warn_if_cut(trainer)
+        trainer.warn_if_cut()
         final = trainer.final_eval()
         with full_weights(trainer.engine.module):  # ZeRO-3: every rank gathers, rank 0 saves
             if rank == 0:
@@ -84,18 +81,6 @@ def _trainer(params: Params, model: Any, tokenizer: Any, examples: list, out_dir
     engine = make_engine(model, optimizer, scheduler, params.deepspeed, cfg.grad_clip, params.model.dtype)
     clock.append(SFTTrainer(engine, examples, cfg, tokenizer.pad_token_id, params.seed, out_dir / "checkpoints", tokenizer=tokenizer, total=total))
     return clock[0]
-
-
-def _warn_if_cut(trainer: SFTTrainer) -> None:
-    """A run the cap stopped before its step schedule ended stops at a higher lr than planned: say so."""
-    lr = trainer.engine.get_lr()[0]
-    if trainer.stopped_by_cap() and not trainer.cfg.anneal_within_cap:
-        tqdm.write(
-            f"sft: the {trainer.cfg.max_minutes}-minute cap stopped training at step {trainer.state.step} of {trainer.total}, "
-            f"with the lr at {lr:.2e} ({lr / trainer.cfg.lr:.0%} of the peak) instead of its floor; "
-            "set sft.anneal_within_cap=true to end annealed, or raise sft.max_minutes or lower sft.epochs",
-            file=sys.stderr,
-        )
 
 
 def _metrics(trainer: SFTTrainer, final: dict, examples: list, too_long: int) -> dict:

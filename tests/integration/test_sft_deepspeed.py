@@ -16,7 +16,6 @@ from t1core.sft import trainer as trainer_module
 from t1core.sft.schedule import lr_multiplier, warmup_cosine
 from t1core.models.checkpoint import latest_checkpoint
 from t1core.sft.trainer import SFTTrainer
-from t1core.stages.sft import _warn_if_cut
 from tests.conftest import record_forwards
 
 pytestmark = pytest.mark.integration
@@ -62,7 +61,7 @@ def test_a_run_the_cap_stops_ends_annealed_only_when_asked(tok, tmp_path, monkey
         assert lr == pytest.approx(by_steps)
     early = capsys.readouterr().err  # the trainer's projection once a tenth of the cap has run (0.5 s: 2 steps)
     assert ("cap will stop training near step 12 of 40" in early) is not anneal
-    _warn_if_cut(trainer)  # the sft stage's message after training
+    trainer.warn_if_cut()  # the sft stage's message after training
     warned = capsys.readouterr().err
     assert ("stopped training at step 12 of 40" in warned and "sft.anneal_within_cap=true" in warned) is not anneal
 
