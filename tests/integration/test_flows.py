@@ -181,16 +181,35 @@ def test_run_form_in_the_prefect_ui_starts_a_run(stack):
         if shots:
             page.screenshot(path=f"{shots}/prefect_run_form.png")
         page.get_by_role("button", name="Submit").click()
-        page.wait_for_url(f"**/deployments/deployment/{deployment['id']}?tab=Runs", timeout=90000)  # a hang guard: the UI was slow once under the full suite
-        runs = _api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment["id"]]}}, "sort": "EXPECTED_START_TIME_DESC"})
-        mine = [r for r in runs if r["parameters"].get("run", {}).get("seed") == 77]
-        assert len(mine) == 1, [r["parameters"] for r in runs]
+        mine = _form_runs(api, deployment["id"], seed=77, timeout=180)  # the API, not the UI's redirect, says a run exists
+        assert len(mine) == 1, f"{len(mine)} runs with the form's seed; the page after Submit: {_page_state(page)}"
+        page.wait_for_url(f"**/deployments/deployment/{deployment['id']}?tab=Runs", timeout=60000)
         run = _wait_final(api, mine[0]["id"], timeout=300)
         if shots:
             _screenshots(page, api, mlflow_uri, shots)
         browser.close()
     assert run["state"]["type"] == "COMPLETED"
     assert json.loads((root / "metrics/curate.json").read_text())["run"]["seed"] == 77  # the form's value reached the stage
+
+
+def _form_runs(api: str, deployment_id: str, seed: int, timeout: float) -> list[dict]:
+    """The deployment's flow runs whose parameters carry `seed`, polled until one appears or `timeout` passes
+    (the full suite on 2 cores once kept the UI from redirecting within 90 s; this tells a slow UI from a lost submit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = _api(f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})
+        mine = [r for r in runs if r["parameters"].get("run", {}).get("seed") == seed]
+        if mine or time.monotonic() > deadline:
+            return mine
+        time.sleep(2)
+
+
+def _page_state(page) -> str:
+    """Where the page is and what it says, for a failure message."""
+    try:
+        return f"{page.url}: {page.inner_text('body', timeout=5000)[:800]!r}"
+    except Exception as e:  # the page itself may be what hangs
+        return f"{page.url} (text unreadable: {e})"
 
 
 def _screenshots(page, api: str, mlflow_uri: str, out: str) -> None:
