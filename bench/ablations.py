@@ -7,7 +7,7 @@ models/sft/final and is evaluated by the same held-out evaluator (all held-out i
 greedy and sampled pass@1 at eval.temperature). RL arms run `t1 rl` with
 `rl.max_minutes` = the budget and rounds enough that the cap, not the planned steps,
 ends them; the continued-SFT arms run `t1 sft` from the SFT model for the same budget,
-a cosine from lr 3e-4 (or the arm's lr) annealed over it (`sft.anneal_within_cap`).
+a cosine from the arm's lr annealed over it (`sft.anneal_within_cap`).
 Training minutes, evals excluded, in both. Each arm writes into
 its own directory under `--work` (default .cache/ablations), so the pipeline's outputs
 are never touched. Arms run one after another: two torch processes on the same cores
@@ -38,7 +38,7 @@ ARMS: dict[str, tuple[str, list[str]]] = {  # name -> (stage, --set overrides on
     "lr2e-4": ("rl", ["rl.lr=2e-4"]),
     # DESIGN.md's prototype recipe (72 -> 89 % greedy on 2-digit products): plain RLOO, 32 prompts x 8, lr 1e-4
     "prototype_rloo": ("rl", [*PLAIN_RLOO, "rl.prompts_per_step=32", "rl.lr=1e-4"]),
-    "more_sft": ("sft", []),
+    "more_sft": ("sft", ["sft.lr=3e-4"]),  # the SFT's floor lr
     "more_sft_lr1e-3": ("sft", ["sft.lr=1e-3"]),  # run S's better continued-SFT lr
 }
 RUN_TO_CAP = 1000  # RL rounds / SFT epochs: more than any budget reaches, so the time cap ends every arm
@@ -57,10 +57,10 @@ def arm_overrides(name: str, minutes: float, work: Path, repo: Path) -> tuple[st
         if not link.exists():
             link.symlink_to((repo / "models" / "sft").resolve(), target_is_directory=True)
         return stage, [*sets, f"rl.max_minutes={minutes}", f"rl.rounds={RUN_TO_CAP}", "rl.resume=false", *arm_sets]
-    # continued SFT: from the SFT model, a fresh cosine from the SFT's floor lr, annealed over the same minutes
+    # continued SFT: from the SFT model, a fresh cosine from the arm's lr, annealed over the same minutes
     return stage, [*sets, "model.kind=hf", f"model.path={(repo / 'models' / 'sft' / 'final').resolve()}",
                    f"sft.max_minutes={minutes}", f"sft.epochs={RUN_TO_CAP}", "sft.anneal_within_cap=true",
-                   "sft.resume=false", "sft.eval_every_minutes=null", "sft.warmup_fraction=0", "sft.lr=3e-4", *arm_sets]
+                   "sft.resume=false", "sft.eval_every_minutes=null", "sft.warmup_fraction=0", *arm_sets]
 
 
 def run_arm(name: str, minutes: float, work: Path, repo: Path) -> dict:
@@ -93,7 +93,7 @@ def markdown(report: dict) -> str:
         dg = f"{100 * (r['greedy'] - sg):+.1f}" if sg is not None else "—"
         dp = f"{100 * (r['pass1_t1'] - sp):+.1f}" if sp is not None else "—"
         own = [f"`{o}`" for o in r["overrides"]]
-        sets = ", ".join(["`t1 sft` from the SFT model, lr 3e-4 annealed over the budget", *own] if r["stage"] == "sft"
+        sets = ", ".join(["`t1 sft` from the SFT model, cosine annealed over the budget", *own] if r["stage"] == "sft"
                          else own or ["(defaults)"])
         lines.append(f"| {r['arm']} | {sets} | {r['steps']} | {r['train_minutes']:.2f} | {100 * r['greedy']:.1f} % | {dg} "
                      f"| {100 * r['pass1_t1']:.1f} % | {dp} |")

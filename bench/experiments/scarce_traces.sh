@@ -28,7 +28,7 @@ t1 --set rl.rounds="${RL_ROUNDS:-8}" rl   # the defaults: 10 steps a round (run 
 MINUTES=$(.venv/bin/python -c 'import json; print(json.load(open("metrics/rl.json"))["train_minutes"])')  # the arms get RL's minutes
 
 arms=()
-for lr in ${ARM_LRS:-3e-4 1e-3}; do  # continued SFT, as bench/ablations.py's more_sft arm builds it, at each lr
+for lr in ${ARM_LRS:-3e-4 1e-3}; do  # continued SFT, as bench/ablations.py's more_sft arm built it until 2026-11-27 (cosine over sft.epochs, not annealed over the budget), at each lr
   arm=$WORK/more_sft_$lr
   t1 --set paths.models_dir="$arm/models" --set paths.metrics_dir="$arm/metrics" --set paths.reports_dir="$arm/reports" \
      --set model.kind=hf --set model.path="$WORK/models/sft/final" --set sft.max_minutes="$MINUTES" \
