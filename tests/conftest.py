@@ -1,4 +1,5 @@
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,8 @@ def record_forwards(module, calls: list, tag=1) -> None:
     no module hooks when it recomputes a checkpointed layer, so this wraps `forward` itself."""
     forward = module.forward
     module.forward = lambda *a, **k: calls.append(tag) or forward(*a, **k)
+
+
+def last_bar(err: str, desc: str) -> tuple[int, int]:
+    """The last `done/total` a tqdm bar named `desc` rendered into captured stderr."""
+    return tuple(int(x) for x in re.findall(rf"{desc}:[^|]*\|[^|]*\| *(\d+)/(\d+) \[", err)[-1])

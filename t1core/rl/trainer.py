@@ -50,6 +50,7 @@ from t1core.models.chat import prompt_ids
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
 from t1core.models.device import model_device, to_device
 from t1core.models.engine import all_reduce, full_weights, is_partitioned, load_weights, parameter_pairs
+from t1core.progress import bar_total
 from t1core.rl import objectives as obj
 from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups, take_rows
 from t1core.rl.penalties import KINDS, flags
@@ -97,8 +98,8 @@ class RLTrainer:
     # ------------------------------------------------------------ loop
     def train(self) -> RLState:
         st, cfg = self.state, self.cfg
-        bar = tqdm(total=cfg.rounds * cfg.steps_per_round, initial=st.step, desc="rl", unit="step", mininterval=1,
-                   disable=self.rank != 0)
+        planned = cfg.rounds * cfg.steps_per_round
+        bar = tqdm(total=planned, initial=st.step, desc="rl", unit="step", mininterval=1, disable=self.rank != 0)
         while st.round < cfg.rounds and not self._out_of_time():
             end = (st.round + 1) * cfg.steps_per_round
             while st.step < end and not self._out_of_time():
@@ -107,6 +108,7 @@ class RLTrainer:
                 st.train_seconds = self._reduce(st.train_seconds + time.monotonic() - t0, dist.ReduceOp.MAX)  # one cap for all
                 st.step += 1
                 st.history.append(metrics)
+                bar.total = bar_total(planned, st.step, st.train_seconds, cfg.max_minutes)
                 bar.update(1)
                 bar.set_postfix(acc=f"{metrics['accuracy']:.2f}", kl=f"{metrics['kl']:.3f}", min=f"{st.train_seconds / 60:.1f}")
                 if self.on_step:

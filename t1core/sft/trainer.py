@@ -21,6 +21,7 @@ from t1core.config import SFTConfig
 from t1core.models.checkpoint import prune, read_checkpoint, write_checkpoint
 from t1core.models.device import to_device
 from t1core.models.engine import all_reduce, full_weights
+from t1core.progress import PROJECT_AFTER, bar_total, cap_projection
 from t1core.sft.data import Example, bucket_batches, collate
 
 
@@ -68,6 +69,7 @@ class SFTTrainer:
                 st.batch_in_epoch += 1
                 st.step += 1
                 st.losses.append(loss)
+                bar.total = bar_total(self.total, st.step, st.train_seconds, self.cfg.max_minutes)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.engine.get_lr()[0]:.2e}", min=f"{st.train_seconds / 60:.1f}")
                 if self.on_step:
@@ -102,10 +104,10 @@ class SFTTrainer:
         if cap is None or self.cfg.anneal_within_cap:
             return True
         st = self.state
-        if st.train_seconds < 0.1 * cap * 60:
+        if st.train_seconds < PROJECT_AFTER * cap * 60:
             return False
-        reach = int(st.step / st.train_seconds * cap * 60)
-        if reach < self.total and self.rank == 0:
+        reach = cap_projection(self.total, st.step, st.train_seconds, cap)
+        if reach is not None and self.rank == 0:
             tqdm.write(
                 f"sft: at {st.step / st.train_seconds:.1f} steps/s the {cap}-minute cap will stop training near step "
                 f"{reach} of {self.total}, before the cosine ends; sft.anneal_within_cap=true anneals within the cap",

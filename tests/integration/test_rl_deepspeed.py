@@ -2,6 +2,8 @@
 reference follows the EMA rule exactly, and a run resumes from its last complete round."""
 
 import copy
+import itertools
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,9 +16,11 @@ from t1core.models.checkpoint import latest_checkpoint
 from t1core.models.engine import make_engine
 from t1core.models.factory import build_tiny
 from t1core.models.tokenizer import train_tokenizer
+from t1core.rl import trainer as trainer_module
 from t1core.rl.trainer import RLTrainer, oversampled
 from t1core.rollout import make_rollout_engine
 from t1core.sft.data import Example, collate
+from tests.conftest import last_bar
 
 pytestmark = pytest.mark.integration
 TINY = ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, max_seq_len=128, vocab_size=300)
@@ -136,3 +140,15 @@ def test_resume_from_the_last_complete_round_matches_an_uninterrupted_run(tok, w
     final_a, final_c = _params(straight.engine.module), _params(resumed.engine.module)
     assert all(torch.allclose(final_a[n], final_c[n], atol=1e-6) for n in final_a)
     assert all(torch.allclose(a, c, atol=1e-6) for a, c in zip(straight.reference.parameters(), resumed.reference.parameters()))
+
+
+def test_the_time_cap_cuts_a_round_short_with_a_checkpoint_and_the_bar_ends_where_it_stopped(tok, warm_state, tmp_path,
+                                                                                          monkeypatch, capsys):
+    ticks = itertools.count()
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(monotonic=lambda: next(ticks) * 0.1))  # a fake clock
+    tr = _trainer(tok, warm_state, tmp_path, rounds=3, steps_per_round=4, max_minutes=0.1)  # 6 s of 12 planned steps
+    st = tr.train()
+    assert 1 < st.step < 12 and st.train_seconds >= 6  # the cap, not the planned steps, ended it
+    assert st.round == -(-st.step // 4)  # the round the cap cut short still counts
+    assert latest_checkpoint(tmp_path / "ckpt", "round_").name == f"round_{st.round:02d}"
+    assert last_bar(capsys.readouterr().err, "rl") == (st.step, st.step)  # the bar's total followed the cap, not the planned 12

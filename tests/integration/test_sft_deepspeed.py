@@ -16,7 +16,7 @@ from t1core.sft import trainer as trainer_module
 from t1core.sft.schedule import lr_multiplier, warmup_cosine
 from t1core.models.checkpoint import latest_checkpoint
 from t1core.sft.trainer import SFTTrainer
-from tests.conftest import record_forwards
+from tests.conftest import last_bar, record_forwards
 
 pytestmark = pytest.mark.integration
 TINY = ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, max_seq_len=128, vocab_size=300)
@@ -61,6 +61,7 @@ def test_a_run_the_cap_stops_ends_annealed_only_when_asked(tok, tmp_path, monkey
         assert lr == pytest.approx(by_steps)
     early = capsys.readouterr().err  # the trainer's projection once a tenth of the cap has run (0.5 s: 2 steps)
     assert ("cap will stop training near step 12 of 40" in early) is not anneal
+    assert last_bar(early, "sft") == (12, 12)  # the bar's total is where the cap stops it, not the planned 40
     trainer.warn_if_cut()  # the sft stage's message after training
     warned = capsys.readouterr().err
     assert ("stopped training at step 12 of 40" in warned and "sft.anneal_within_cap=true" in warned) is not anneal
