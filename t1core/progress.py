@@ -4,10 +4,15 @@ early shows the step it will end near, and an ETA to the cap, instead of the pla
 PROJECT_AFTER = 0.1  # share of the cap that must have run before its rate is trusted
 
 
+def rate_is_trusted(seconds: float, cap_minutes: float | None) -> bool:
+    """Whether `PROJECT_AFTER` of the cap has run, so the rate so far can project where the cap stops a run."""
+    return cap_minutes is not None and seconds >= PROJECT_AFTER * cap_minutes * 60
+
+
 def cap_projection(planned: int, step: int, seconds: float, cap_minutes: float | None) -> int | None:
-    """The step the cap will stop a run near at the rate so far, or None: no cap, too early to tell
-    (under `PROJECT_AFTER` of the cap), or the planned steps end first."""
-    if cap_minutes is None or step == 0 or seconds < PROJECT_AFTER * cap_minutes * 60:
+    """The step the cap will stop a run near at the rate so far, or None: no cap, too early to tell,
+    or the planned steps end first."""
+    if step == 0 or not rate_is_trusted(seconds, cap_minutes):
         return None
     reach = max(step, round(step / seconds * cap_minutes * 60))
     return reach if reach < planned else None

@@ -21,7 +21,7 @@ from t1core.config import SFTConfig
 from t1core.models.checkpoint import prune, read_checkpoint, write_checkpoint
 from t1core.models.device import to_device
 from t1core.models.engine import all_reduce, full_weights
-from t1core.progress import PROJECT_AFTER, bar_total, cap_projection
+from t1core.progress import bar_total, cap_projection, rate_is_trusted
 from t1core.sft.data import Example, bucket_batches, collate
 
 
@@ -104,7 +104,7 @@ class SFTTrainer:
         if cap is None or self.cfg.anneal_within_cap:
             return True
         st = self.state
-        if st.train_seconds < PROJECT_AFTER * cap * 60:
+        if not rate_is_trusted(st.train_seconds, cap):
             return False
         reach = cap_projection(self.total, st.step, st.train_seconds, cap)
         if reach is not None and self.rank == 0:
