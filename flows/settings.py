@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent  # the venv's dvc, prefect, mlflow and t1
 def with_bin(env: dict[str, str]) -> dict[str, str]:
     """`env` with the venv's bin first on PATH, so DVC's stage commands (`t1 ...`) find this install."""
     return {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"}
-Profile = Literal["embedded", "gpu-embedded", "smollm2", "math-real", "qwen2.5-32b", "qwen2.5-14b", "glm-4-9b"]
+Profile = Literal["embedded", "gpu-embedded", "smollm2", "smollm2-gpu", "math-real", "qwen2.5-32b", "qwen2.5-14b", "glm-4-9b"]
 
 
 class RunParams(BaseModel):

@@ -169,21 +169,27 @@ def _hooks_off(module: Any) -> Iterator[None]:
         offload.setup_zero_stage3_hooks()
 
 
-def parameter_pairs(target: Any, source: Any) -> Iterator[tuple[torch.nn.Parameter, torch.nn.Parameter]]:
-    """(target, source) parameters in order, for in-place updates of `target` from `source` (the EMA anchor).
+def local_pairs(target: Any, source: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(target, source) tensors in parameter order, for in-place element-wise updates of `target` from `source`
+    (the EMA anchor): whole parameters, or under ZeRO-3 each rank's own shard (`ds_tensor`) of a parameter that
+    is partitioned at the moment.
 
-    Under ZeRO-3 each pair is gathered in turn, so at most one parameter of each model is whole at a time;
-    what is written into the target is kept (rank 0's values are re-partitioned to every rank). Collective
-    then: every rank must consume the whole iterator."""
-    pairs = zip(target.parameters(), source.parameters(), strict=True)
-    if not (is_partitioned(target) or is_partitioned(source)):
-        yield from pairs
-        return
-    import deepspeed
+    Two models of the same shapes, partitioned over the same ranks, shard alike, so an element-wise update of
+    the shards is the update of the whole parameters with no gather and no collective; what a rank writes into
+    its shard is what the next forward pass gathers. Parameters ZeRO-3 keeps whole after their first use
+    (`param_persistence_threshold`) are updated whole on every rank, from the same values. Call it outside any
+    gather (`full_weights`)."""
+    for t, s in zip(target.parameters(), source.parameters(), strict=True):
+        sharded = _only_shard_here(t)
+        if sharded != _only_shard_here(s):
+            raise ValueError(f"a parameter of {t.numel() or t.ds_numel} elements is gathered in one model and "
+                             "partitioned in the other: both need the same ZeRO stage and persistence threshold")
+        yield (t.ds_tensor, s.ds_tensor) if sharded else (t.data, s.data)
 
-    for t, s in pairs:
-        with deepspeed.zero.GatheredParameters([s]), deepspeed.zero.GatheredParameters([t], modifier_rank=0):
-            yield t, s
+
+def _only_shard_here(p: torch.nn.Parameter) -> bool:
+    """True when ZeRO-3 holds only this rank's shard of `p` now (partitioned, not gathered or kept whole)."""
+    return hasattr(p, "ds_id") and p.data.numel() != p.ds_numel
 
 
 def load_weights(module: Any, state: dict[str, torch.Tensor]) -> None:

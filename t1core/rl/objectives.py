@@ -5,6 +5,7 @@
     loss = −mean_tokens(A_k · log π_θ) − β_H · mean_tokens(H(π_θ(·|prefix)))
 """
 
+import itertools
 from collections.abc import Iterable
 
 import torch
@@ -84,9 +85,19 @@ def policy_loss(
 
 
 @torch.no_grad()
-def ema_update_(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], rate: float) -> None:
+def ema_update_(
+    pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], rate: float, shadows: list[torch.Tensor | None] | None = None,
+) -> None:
     """In place, for each (θ_ref, θ) pair: θ_ref ← rate · θ_ref + (1 − rate) · θ (the dynamic anchor).
 
-    `pairs`: zip(ref.parameters(), policy.parameters()), or t1core.models.engine.parameter_pairs under ZeRO-3."""
-    for r, p in pairs:
-        r.mul_(rate).add_(p.detach().to(r.dtype), alpha=1 - rate)
+    `pairs`: zip(ref.parameters(), policy.parameters()), or t1core.models.engine.local_pairs (ZeRO-3 shards).
+    `shadows`: per pair, None or a float32 tensor of θ_ref's shape that carries the average at full precision;
+    θ_ref is then its rounding. A bf16 anchor updated in place drifts: 0.9 · θ_ref and the sum each round to
+    bf16's spacing (1/128 of the value), far more than a policy step of lr 1e-6, so the anchor walks off from
+    the average it should hold (`docs/rl.md`, the anchor in low precision)."""
+    for (r, p), m in zip(pairs, shadows or itertools.repeat(None)):
+        if m is None:
+            r.mul_(rate).add_(p.detach().to(r.dtype), alpha=1 - rate)
+        else:
+            m.mul_(rate).add_(p.detach().to(m.dtype), alpha=1 - rate)
+            r.copy_(m)

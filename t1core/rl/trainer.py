@@ -49,7 +49,7 @@ from t1core.grading import Grader
 from t1core.models.chat import prompt_ids
 from t1core.models.checkpoint import read_checkpoint, write_checkpoint
 from t1core.models.device import model_device, to_device
-from t1core.models.engine import all_reduce, full_weights, is_partitioned, load_weights, parameter_pairs
+from t1core.models.engine import all_reduce, full_weights, is_partitioned, load_weights, local_pairs
 from t1core.progress import bar_total
 from t1core.rl import objectives as obj
 from t1core.rl.batch import Group, chunk_rows, pad_sequences, response_values, split_groups, take_rows
@@ -91,6 +91,7 @@ class RLTrainer:
         if cfg.prompts_per_step % self.world:
             raise ValueError(f"rl.prompts_per_step={cfg.prompts_per_step} must be a multiple of the {self.world} ranks")
         self.state = RLState()
+        self._anchor_shadows: list[torch.Tensor | None] | None = None  # float32 copies of a low-precision anchor
         for p in self.reference.parameters():
             p.requires_grad_(False)
         self.reference.eval()
@@ -146,8 +147,16 @@ class RLTrainer:
         else:
             update = dict.fromkeys(UPDATE_KEYS, 0.0)  # every step logs the same keys
         if not self.cfg.frozen_reference and (self.state.step + 1) % self.cfg.ref_update_every == 0:
-            obj.ema_update_(parameter_pairs(self.reference, self.engine.module), self.cfg.ema_rate)
+            self.move_anchor()
         return self._step_metrics(sampled, groups, stats, update, t1 - t0, time.monotonic() - t0)
+
+    def move_anchor(self) -> None:
+        """One EMA step of the reference towards the policy. An anchor below float32 (bf16 profiles) averages in
+        float32 copies made at its first step and holds their rounding, so it neither drifts nor stalls."""
+        pairs = list(local_pairs(self.reference, self.engine.module))
+        if self._anchor_shadows is None:
+            self._anchor_shadows = [r.float() if r.dtype != torch.float32 else None for r, _ in pairs]
+        obj.ema_update_(pairs, self.cfg.ema_rate, self._anchor_shadows)
 
     def _collect(self) -> tuple[list[Group], list[Group], dict[str, float]]:
         """(groups to train on, every group sampled, timing); refills dropped uniform groups up to MAX_REFILLS times."""
@@ -318,6 +327,7 @@ class RLTrainer:
         dtype = next(self.reference.parameters()).dtype
         saved = type(self.reference).from_pretrained(Path(path) / "reference", dtype=dtype, use_safetensors=True)
         load_weights(self.reference, saved.state_dict())
+        self._anchor_shadows = None  # restarted from the saved anchor at the next step (one rounding)
 
 
 def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:

@@ -132,10 +132,11 @@ def test_deepspeed_on_cuda_reproduces_plain_torch(zero, dtype, tol, offload):
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("zero", [0, 3])
-def test_one_t1_rl_step_on_cuda(zero, tmp_path):
+@pytest.mark.parametrize("zero, dtype", [(0, "float32"), (3, "float32"), (3, "bfloat16")])
+def test_one_t1_rl_step_on_cuda(zero, dtype, tmp_path):
     """The RL trainer end to end on the GPU: sampling, grading, reference pass, update, EMA; under ZeRO-3 with
-    every parameter partitioned (policy and anchor), rollouts on the gathered policy."""
+    every parameter partitioned (policy and anchor), rollouts on the gathered policy, the anchor moved shard by
+    shard. In bf16 the anchor is exactly the bf16 rounding of the float32 average (its float32 shadows)."""
     from t1core.data.records import Problem
     from t1core.models.factory import build_tiny
     from t1core.config import ModelConfig
@@ -144,22 +145,26 @@ def test_one_t1_rl_step_on_cuda(zero, tmp_path):
     problems = [Problem(id=f"p{a}", source="t", problem=f"Compute {a}+1.", answer=str(a + 1)) for a in range(10, 30)]
     tok = train_tokenizer([f"{p.problem}\n\\boxed{{{p.answer}}}" for p in problems], vocab_size=300)
     model = build_tiny(ModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, max_seq_len=128, vocab_size=300), tok, 0)
+    model.to(getattr(torch, dtype))
     reference = copy.deepcopy(model).to(compute_device())
     cfg = RLConfig(k=4, prompts_per_step=4, max_new_tokens=8, lr=1e-2, drop_uniform_groups=False, ema_rate=0.5)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     ds = DeepSpeedConfig(zero_stage=zero, backend="nccl", param_persistence_threshold=0)
-    engine = make_engine(model, opt, None, ds, 1.0, "float32")
-    reference = make_reference(reference, ds, "float32")
+    engine = make_engine(model, opt, None, ds, 1.0, dtype)
+    reference = make_reference(reference, ds, dtype)
     trainer = RLTrainer(engine, reference, tok, problems, cfg, Grader(), make_rollout_engine("cpu", tok), 5, tmp_path)
     before = _whole(engine.module)
     metrics = trainer.step()
     assert engine.device.type == "cuda" and next(reference.parameters()).device.type == "cuda"
     assert all(v == v for v in metrics.values())  # no NaN
     after, anchor = _whole(engine.module), _whole(reference)
-    assert sum(not torch.equal(after[n], before[n]) for n in before) == len(before)
+    moved = sum(not torch.equal(after[n], before[n]) for n in before)
+    # bf16: a norm weight of 1.0 whose step is below bf16's spacing there stays put (2 of 20 in a CPU run of this setup)
+    assert moved == len(before) if dtype == "float32" else moved >= 0.8 * len(before)
     for n in before:  # the anchor moved halfway to the updated policy (ema_rate 0.5)
-        torch.testing.assert_close(anchor[n], 0.5 * before[n] + 0.5 * after[n], rtol=0, atol=1e-6)
-    _record(f"rl_step_zero{zero}", {k: metrics[k] for k in ("accuracy", "kl", "entropy", "loss", "step_s")})
+        half = (0.5 * before[n].float() + 0.5 * after[n].float()).to(anchor[n].dtype)
+        torch.testing.assert_close(anchor[n], half, rtol=0, atol=1e-6 if dtype == "float32" else 0)
+    _record(f"rl_step_zero{zero}_{dtype}", {k: metrics[k] for k in ("accuracy", "kl", "entropy", "loss", "step_s")})
 
 
 def _whole(module) -> dict[str, torch.Tensor]:

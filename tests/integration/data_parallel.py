@@ -24,11 +24,10 @@ from t1core.data.records import Problem
 from t1core.models.chat import encode_example
 from t1core.models import engine as engine_module
 from t1core.models.engine import (
-    finish_distributed, full_weights, init_distributed, is_partitioned, make_engine, make_reference, parameter_pairs,
+    finish_distributed, full_weights, init_distributed, is_partitioned, make_engine, make_reference,
 )
 from t1core.models.factory import build_tiny
 from t1core.models.tokenizer import train_tokenizer
-from t1core.rl import objectives as obj
 from t1core.rl.batch import Group, pad_sequences
 from t1core.rl.trainer import RLTrainer, recompute_logprobs
 from t1core.sft.data import Example
@@ -57,7 +56,8 @@ def groups(trainer: RLTrainer, prompts: list[Problem]) -> list[Group]:
 def tiny_setup() -> tuple:
     params = load_params(REPO / "params.yaml", overrides=[
         "model.hidden_size=32", "model.intermediate_size=64", "model.num_layers=1", "model.num_heads=2",
-        f"rl.k={K}", "rl.prompts_per_step=4", "rl.kl_coef=0.1", "rl.entropy_coef=0.01", "tracking.enabled=false"])
+        f"rl.k={K}", "rl.prompts_per_step=4", "rl.kl_coef=0.1", "rl.entropy_coef=0.01", "rl.ema_rate=0.5",
+        "tracking.enabled=false"])
     texts = [f"What is {a} + {b}? The answer is {a + b}." for a in range(30) for b in range(10)]
     tok = train_tokenizer(texts, 300)
     policy = build_tiny(params.model, tok, seed=0)
@@ -72,7 +72,7 @@ def rl_update(params, tok, policy, rank: int, world: int, out: Path) -> tuple:
     # micro-batches of <= 48 tokens: rank 0 makes 4 forward passes over its groups, rank 1 (longer ones) 6
     trainer = RLTrainer(engine, reference, tok, prompts, params.rl, None, None, 0, out.parent / "ckpt", micro_batch_tokens=48)
     trainer._update(groups(trainer, prompts)[rank::world])
-    obj.ema_update_(parameter_pairs(reference, engine.module), 0.5)
+    trainer.move_anchor()  # under ZeRO-3: each rank's shards, no gather
     return engine, reference, []
 
 

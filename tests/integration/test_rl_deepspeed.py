@@ -96,6 +96,31 @@ def test_two_rl_steps_move_every_parameter_and_the_reference_follows_the_ema(tok
     assert not unchanged
 
 
+def test_a_bf16_anchor_is_the_rounded_float32_average_of_the_policies(tok, warm_state, tmp_path):
+    """bf16 policy and anchor, as on the GPU profiles: 40 EMA steps towards a policy whose float32 master moves by
+    2e-6 a step, far below bf16's spacing. The trainer's anchor is exactly the bf16 rounding of the float32 EMA of
+    the bf16 policies it saw (bf16 in place, it would drift: tests/unit/test_rl_objectives.py)."""
+    model = build_tiny(TINY, tok, seed=0)
+    model.load_state_dict(warm_state)
+    reference = copy.deepcopy(model).to(torch.bfloat16)
+    master = {n: p.detach().clone() for n, p in model.named_parameters()}
+    model.to(torch.bfloat16)
+    tr = RLTrainer(SimpleNamespace(module=model), reference, tok, PROBLEMS, RLConfig(**{**CFG, "ema_rate": 0.9}),
+                   Grader(), make_rollout_engine("cpu", tok), seed=5, ckpt_dir=tmp_path / "ckpt")
+    exact = {n: p.detach().float() for n, p in reference.named_parameters()}
+    gen = torch.Generator().manual_seed(0)
+    step = {n: torch.randn(m.shape, generator=gen).sign() * 2e-6 for n, m in master.items()}
+    with torch.no_grad():
+        for _ in range(40):
+            for n, p in model.named_parameters():
+                master[n] += step[n]
+                p.copy_(master[n])  # rounds to bf16
+                exact[n].mul_(0.9).add_(p.float(), alpha=0.1)
+            tr.move_anchor()
+    for n, r in tr.reference.named_parameters():
+        assert r.dtype == torch.bfloat16 and torch.equal(r, exact[n].to(torch.bfloat16)), n
+
+
 def test_oversampling_draws_for_the_uniform_rate_seen_and_trains_at_most_b_groups(tok, warm_state, tmp_path):
     """At a running uniform rate of 0.5, the first call draws oversampled(3, 0.5) = 10 prompts for B = 3, trains at
     most 3 groups, and moves the rate towards this step's; without over-sampling the call draws B."""
