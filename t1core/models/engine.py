@@ -182,8 +182,9 @@ def local_pairs(target: Any, source: Any) -> Iterator[tuple[torch.Tensor, torch.
     for t, s in zip(target.parameters(), source.parameters(), strict=True):
         sharded = _only_shard_here(t)
         if sharded != _only_shard_here(s):
-            raise ValueError(f"a parameter of {t.numel() or t.ds_numel} elements is gathered in one model and "
-                             "partitioned in the other: both need the same ZeRO stage and persistence threshold")
+            raise ValueError(f"a parameter of {t.ds_numel if hasattr(t, 'ds_numel') else t.numel()} elements is whole "
+                             "on this rank in one model and only a shard in the other: give both models the same ZeRO "
+                             "stage and param_persistence_threshold, and call outside any gather (full_weights)")
         yield (t.ds_tensor, s.ds_tensor) if sharded else (t.data, s.data)
 
 

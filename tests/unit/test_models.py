@@ -118,3 +118,17 @@ def test_warmup_cosine_follows_the_cap_when_time_runs_ahead_of_the_steps():
     assert warmup_cosine(55, 100, 10, 0.1, time_share=0.2) == pytest.approx(0.55)  # steps ahead: the step share rules
     assert warmup_cosine(30, 100, 10, 0.1, time_share=1.0) == pytest.approx(0.1)  # the cap reached: the floor
     assert warmup_cosine(4, 100, 10, 0.1, time_share=0.9) == pytest.approx(0.5)  # warmup stays by steps
+
+
+def test_local_pairs_refuses_a_parameter_whole_in_one_model_and_a_shard_in_the_other():
+    """ZeRO-3 marks a partitioned parameter with ds_id / ds_numel / ds_tensor and empties its data; two models
+    partitioned differently (another persistence threshold) cannot be averaged shard by shard."""
+    from t1core.models.engine import local_pairs
+
+    whole, sharded = torch.nn.Linear(4, 2, bias=False), torch.nn.Linear(4, 2, bias=False)
+    assert [t.shape for pair in local_pairs(whole, sharded) for t in pair] == [(2, 4), (2, 4)]
+    p = sharded.weight
+    p.ds_id, p.ds_numel, p.ds_tensor = 0, 8, torch.zeros(4)
+    p.data = torch.empty(0)
+    with pytest.raises(ValueError, match="8 elements is whole on this rank in one model and only a shard"):
+        list(local_pairs(whole, sharded))
