@@ -15,7 +15,7 @@ def test_default_params_are_the_embedded_profile():
 
 
 PROFILES = sorted(f.stem for f in (REPO_PARAMS.parent / "profiles").glob("*.yaml"))
-LOCAL_MODEL_PROFILES = {"smollm2"}  # model.path is a local directory `make smollm2` writes
+LOCAL_MODEL_PROFILES = {"smollm2", "smollm2-gpu"}  # model.path is a local directory `make smollm2` writes
 
 
 @pytest.mark.parametrize("profile", [p for p in PROFILES if p not in LOCAL_MODEL_PROFILES])
@@ -29,8 +29,9 @@ def test_a_profile_whose_local_checkpoint_is_missing_names_it(tmp_path, monkeypa
     for name in LOCAL_MODEL_PROFILES:
         (tmp_path / "profiles" / f"{name}.yaml").write_text((REPO_PARAMS.parent / "profiles" / f"{name}.yaml").read_text())
     monkeypatch.chdir(tmp_path)  # relative model paths resolve against the project directory
-    with pytest.raises(ConfigError, match=r"smollm2\.yaml:\d+: model: .*model\.path .*smollm2-135m-instruct.* is not a directory"):
-        load_params(tmp_path / "params.yaml", profile="smollm2")
+    for name in LOCAL_MODEL_PROFILES:
+        with pytest.raises(ConfigError, match=rf"{name}\.yaml:\d+: model: .*model\.path .*smollm2-135m-instruct.* is not a directory"):
+            load_params(tmp_path / "params.yaml", profile=name)
 
 
 def test_the_prefect_form_offers_every_profile():
