@@ -41,8 +41,10 @@ def _is_rank0() -> bool:
 
 def write_checkpoint(
     engine: Any, final: Path, state: dict[str, Any], tokenizer: Any = None, extra_models: dict[str, Any] | None = None,
+    rank_tensors: dict[str, list[torch.Tensor | None]] | None = None,
 ) -> Path:
-    """Every rank calls this (DeepSpeed saves collectively); rank 0 writes the HF files and renames."""
+    """Every rank calls this (DeepSpeed saves collectively); rank 0 writes the HF files and renames.
+    `rank_tensors`: this rank's own tensors by name, written to `<name>.rank<R>.pt` (`read_rank_tensors`)."""
     final = Path(final)
     tmp = final.with_name(final.name + ".tmp")
     if _is_rank0():
@@ -50,6 +52,8 @@ def write_checkpoint(
         tmp.mkdir(parents=True)
     _barrier()
     engine.save_checkpoint(str(tmp), tag="ds")
+    for name, tensors in (rank_tensors or {}).items():
+        torch.save([None if t is None else t.detach().cpu() for t in tensors], tmp / _rank_file(name))
     _barrier()  # every rank's shards are on disk before rank 0 hashes them
     for name, model in (("hf", engine.module), *(extra_models or {}).items()):
         with full_weights(model):  # ZeRO-3: every rank gathers, rank 0 writes the HF weights
@@ -66,6 +70,16 @@ def write_checkpoint(
         _fsync_dir(final.parent)
     _barrier()
     return final
+
+
+def _rank_file(name: str) -> str:
+    return f"{name}.rank{dist.get_rank() if dist.is_initialized() else 0}.pt"
+
+
+def read_rank_tensors(path: Path, name: str) -> list[torch.Tensor | None] | None:
+    """This rank's tensors saved under `name` by `write_checkpoint` (on the CPU), or None when the checkpoint has none."""
+    f = Path(path) / _rank_file(name)
+    return torch.load(f, map_location="cpu", weights_only=True) if f.is_file() else None
 
 
 def _sha256(path: Path) -> str:

@@ -13,8 +13,8 @@ the current policy's (the test suite checks they match a recomputation), so the
 sequence KL needs only a reference forward pass.
 
 Training runs in rounds of `steps_per_round`; after each round a checkpoint
-(`round_XX/`: DeepSpeed state, HF policy, HF reference, state.json with the prompt
-cursor and the RNG) is written and a quick held-out eval is run. A run resumes from
+(`round_XX/`: DeepSpeed state, HF policy, HF reference, a bf16 reference's float32 copies, state.json
+with the prompt cursor and the RNG) is written and a quick held-out eval is run. A run resumes from
 the newest complete round.
 
 Data parallel (torchrun / deepspeed launcher, ZeRO 0-3): every rank walks the same prompt
@@ -47,7 +47,7 @@ from t1core.config import RLConfig
 from t1core.data.records import Problem
 from t1core.grading import Grader
 from t1core.models.chat import prompt_ids
-from t1core.models.checkpoint import read_checkpoint, write_checkpoint
+from t1core.models.checkpoint import read_checkpoint, read_rank_tensors, write_checkpoint
 from t1core.models.device import model_device, to_device
 from t1core.models.engine import all_reduce, full_weights, is_partitioned, load_weights, local_pairs
 from t1core.progress import bar_total
@@ -92,6 +92,7 @@ class RLTrainer:
             raise ValueError(f"rl.prompts_per_step={cfg.prompts_per_step} must be a multiple of the {self.world} ranks")
         self.state = RLState()
         self._anchor_shadows: list[torch.Tensor | None] | None = None  # float32 copies of a low-precision anchor
+        self._saved_shadows: list[torch.Tensor | None] | None = None  # those of the checkpoint resumed, until used
         for p in self.reference.parameters():
             p.requires_grad_(False)
         self.reference.eval()
@@ -155,7 +156,9 @@ class RLTrainer:
         float32 copies made at its first step and holds their rounding, so it neither drifts nor stalls."""
         pairs = list(local_pairs(self.reference, self.engine.module))
         if self._anchor_shadows is None:
-            self._anchor_shadows = [r.float() if r.dtype != torch.float32 else None for r, _ in pairs]
+            fresh = [r.float() if r.dtype != torch.float32 else None for r, _ in pairs]
+            self._anchor_shadows = _fitting(self._saved_shadows, fresh) or fresh
+            self._saved_shadows = None
         obj.ema_update_(pairs, self.cfg.ema_rate, self._anchor_shadows)
 
     def _collect(self) -> tuple[list[Group], list[Group], dict[str, float]]:
@@ -320,14 +323,27 @@ class RLTrainer:
     # ------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
         path = self.ckpt_dir / f"round_{self.state.round:02d}"
-        return write_checkpoint(self.engine, path, asdict(self.state), self.tokenizer, {"reference": self.reference})
+        low = self._anchor_shadows and any(m is not None for m in self._anchor_shadows)
+        shadows = {"anchor_fp32": self._anchor_shadows} if low else None  # bf16 anchors: resume exactly
+        return write_checkpoint(
+            self.engine, path, asdict(self.state), self.tokenizer, {"reference": self.reference}, shadows)
 
     def resume(self, path: Path) -> None:
         self.state = RLState(**read_checkpoint(self.engine, path))
         dtype = next(self.reference.parameters()).dtype
         saved = type(self.reference).from_pretrained(Path(path) / "reference", dtype=dtype, use_safetensors=True)
         load_weights(self.reference, saved.state_dict())
-        self._anchor_shadows = None  # restarted from the saved anchor at the next step (one rounding)
+        self._anchor_shadows, self._saved_shadows = None, read_rank_tensors(path, "anchor_fp32")
+
+
+def _fitting(saved: list[torch.Tensor | None] | None, fresh: list[torch.Tensor | None]) -> list[torch.Tensor | None] | None:
+    """`saved` (a resumed checkpoint's anchor copies) moved to `fresh`'s devices when it matches `fresh` in count,
+    presence and shape; else None, and the copies restart from the saved anchor (one rounding)."""
+    if saved is None or len(saved) != len(fresh):
+        return None
+    if any((m is None) != (f is None) or (m is not None and m.shape != f.shape) for m, f in zip(saved, fresh)):
+        return None
+    return [None if m is None else m.to(f.device) for m, f in zip(saved, fresh)]
 
 
 def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:

@@ -121,6 +121,46 @@ def test_a_bf16_anchor_is_the_rounded_float32_average_of_the_policies(tok, warm_
         assert r.dtype == torch.bfloat16 and torch.equal(r, exact[n].to(torch.bfloat16)), n
 
 
+def test_a_bf16_anchor_resumes_with_its_float32_copies(tok, warm_state, tmp_path):
+    """A bf16 run's round checkpoint carries the anchor's float32 copies, so a resumed run moves its anchor
+    exactly as the uninterrupted one. Without them (older checkpoints) the copies restart from the bf16 anchor
+    and the two anchors part within a few steps."""
+    def trainer(name):
+        model = build_tiny(TINY, tok, seed=0)
+        model.load_state_dict(warm_state)
+        reference = copy.deepcopy(model).to(torch.bfloat16)
+        model.to(torch.bfloat16)
+        engine = make_engine(model, torch.optim.AdamW(model.parameters(), lr=1e-3), None, DeepSpeedConfig(), 1.0, "bfloat16")
+        return RLTrainer(engine, reference, tok, PROBLEMS, RLConfig(**{**CFG, "ema_rate": 0.9}), Grader(),
+                         make_rollout_engine("cpu", tok), seed=5, ckpt_dir=tmp_path / name)
+
+    gen = torch.Generator().manual_seed(0)
+    moves = [{n: torch.randn(p.shape, generator=gen) * 2e-5 for n, p in warm_state.items()} for _ in range(10)]
+
+    def steps(tr, chunk):  # the policy moves by less than bf16's spacing, then the anchor follows
+        with torch.no_grad():
+            for move in chunk:
+                for n, p in tr.engine.module.named_parameters():
+                    p.copy_(p.float() + move[n])
+                tr.move_anchor()
+
+    first = trainer("a")
+    steps(first, moves[:5])
+    saved = first.save_checkpoint()
+    policy = _params(first.engine.module)
+    steps(first, moves[5:])
+    for files in ("with copies", "without"):
+        resumed = trainer(files)
+        resumed.resume(saved)
+        with torch.no_grad():
+            for n, p in resumed.engine.module.named_parameters():
+                p.copy_(policy[n])  # the policy as saved (the moves above bypass the optimizer's own copy)
+        steps(resumed, moves[5:])
+        same = [torch.equal(r, _params(first.reference)[n]) for n, r in _params(resumed.reference).items()]
+        assert all(same) if files == "with copies" else not all(same), files
+        (saved / "anchor_fp32.rank0.pt").unlink(missing_ok=True)
+
+
 def test_oversampling_draws_for_the_uniform_rate_seen_and_trains_at_most_b_groups(tok, warm_state, tmp_path):
     """At a running uniform rate of 0.5, the first call draws oversampled(3, 0.5) = 10 prompts for B = 3, trains at
     most 3 groups, and moves the rate towards this step's; without over-sampling the call draws B."""
