@@ -156,8 +156,8 @@ class RLTrainer:
         float32 copies made at its first step and holds their rounding, so it neither drifts nor stalls."""
         pairs = list(local_pairs(self.reference, self.engine.module))
         if self._anchor_shadows is None:
-            fresh = [r.float() if r.dtype != torch.float32 else None for r, _ in pairs]
-            self._anchor_shadows = _fitting(self._saved_shadows, fresh) or fresh
+            self._anchor_shadows = _fitting(self._saved_shadows, pairs, self.rank) or [
+                r.float() if r.dtype != torch.float32 else None for r, _ in pairs]
             self._saved_shadows = None
         obj.ema_update_(pairs, self.cfg.ema_rate, self._anchor_shadows)
 
@@ -336,14 +336,21 @@ class RLTrainer:
         self._anchor_shadows, self._saved_shadows = None, read_rank_tensors(path, "anchor_fp32")
 
 
-def _fitting(saved: list[torch.Tensor | None] | None, fresh: list[torch.Tensor | None]) -> list[torch.Tensor | None] | None:
-    """`saved` (a resumed checkpoint's anchor copies) moved to `fresh`'s devices when it matches `fresh` in count,
-    presence and shape; else None, and the copies restart from the saved anchor (one rounding)."""
-    if saved is None or len(saved) != len(fresh):
+def _fitting(
+    saved: list[torch.Tensor | None] | None, pairs: list[tuple[torch.Tensor, torch.Tensor]], rank: int,
+) -> list[torch.Tensor | None] | None:
+    """`saved` (a resumed checkpoint's anchor copies) on the anchor's devices when it matches the anchor's `pairs`
+    (a copy for each tensor below float32, of its shape); else None, said on stderr, and the copies restart from
+    the saved anchor (one rounding)."""
+    if saved is None:
         return None
-    if any((m is None) != (f is None) or (m is not None and m.shape != f.shape) for m, f in zip(saved, fresh)):
+    if len(saved) != len(pairs) or any(
+            (m is None) != (r.dtype == torch.float32) or (m is not None and m.shape != r.shape)
+            for m, (r, _) in zip(saved, pairs)):
+        print(f"rank {rank}: the checkpoint's anchor_fp32 copies do not match the anchor's parameters; restarting "
+              "them from the saved anchor", file=sys.stderr)
         return None
-    return [None if m is None else m.to(f.device) for m, f in zip(saved, fresh)]
+    return [None if m is None else m.to(r.device) for m, (r, _) in zip(saved, pairs)]
 
 
 def recompute_logprobs(model: Any, batch: dict[str, torch.Tensor], temperature: float, max_tokens: int) -> torch.Tensor:
