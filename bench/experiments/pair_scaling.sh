@@ -33,9 +33,4 @@ DATA+=("${_extra[@]}")
 # shellcheck source=/dev/null
 source "$(dirname "$0")/scratch.sh" "${1:-/tmp/t1-run-p}"  # a scratch copy of this commit; enters it, sets WORK
 
-t1 curate
-t1 synthesize
-t1 sft
-t1 rl
-t1 eval   # SFT and the RL rounds at 30/60/90/100 % of training: metrics/eval.json, reports/scaling.png
-echo "results: $WORK/metrics/eval.json, $WORK/reports/eval/*/report.json"
+t1_pipeline  # curate, synthesize, sft, rl, eval (scratch.sh)

@@ -18,3 +18,14 @@ cd "$1" || exit 2
 WORK=$PWD
 
 t1() { .venv/bin/python -m t1core.cli "${DATA[@]}" "$@"; }
+
+# The pipeline's stages at the script's settings, then `t1 eval` (SFT and the RL rounds at 30/60/90/100 % of
+# training: metrics/eval.json, reports/scaling.png).
+t1_pipeline() {
+  t1 curate
+  t1 synthesize
+  t1 sft
+  t1 rl
+  t1 eval
+  echo "results: $WORK/metrics/eval.json, $WORK/reports/eval/*/report.json"
+}
