@@ -118,7 +118,8 @@ def test_kubernetes_work_pool_job_renders_to_a_valid_job():
 
 SCRIPTS = [
     ".ci/run", "bench/gpu/check.sh", "bench/experiments/scarce_traces.sh", "bench/experiments/pair_scaling.sh",
-    "bench/experiments/mul_optional_check.sh", "bench/experiments/scratch.sh", "infra/slurm/t1-multinode.sbatch",
+    "bench/experiments/mul_optional_check.sh", "bench/experiments/more_sft_arm.sh",
+    "bench/experiments/scratch.sh", "infra/slurm/t1-multinode.sbatch",
 ]
 
 
