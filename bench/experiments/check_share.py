@@ -4,7 +4,7 @@
 
 For every `reports/eval/<checkpoint>/items.jsonl` under the directory, over the greedy answers and over the
 samples: the share of responses that check (recompute the product the other way round, "Other way:", or cast out
-nines, "Mod 9:"), the accuracy of those and of the rest, the mean length, and the responses that redo a*b after a
+nines or threes, "Mod 9:" / "Mod 3:"), the accuracy of those and of the rest, the mean length, and the responses that redo a*b after a
 failed check (their accuracy and length). Other way: where the two computations disagree, how often the first
 comparison line says so (`Check: X!=Y`) instead of passing. Nines: where the first computation is wrong, how often
 the first cast says so (`4!=7`, or `4-7=6 fails`), and how often it fails a right one (false alarms). For the samples also the
@@ -19,8 +19,8 @@ from pathlib import Path
 
 RESULT = re.compile(r"so (-?\d+)\.")  # the value a computation ends with
 COMPARE = re.compile(r"Check: (-?\d+)(!?=)(-?\d+)")
-NINES = re.compile(r"^Mod 9: .*; \d+(!=|=|-\d+=\d+ (?:ok|fails))", re.M)  # a cast's verdict: 4!=7 or 4-7=6 fails (4=4, 4-4=0 ok)
-MARKERS = ("Other way", "Mod 9:")  # what a checked response says, per check kind
+NINES = re.compile(r"^Mod \d: .*; \d+(!=|=|-\d+=\d+ (?:ok|fails))", re.M)  # a cast's verdict: 4!=7 or 4-7=6 fails (4=4, 4-4=0 ok)
+MARKERS = ("Other way", "Mod 9:", "Mod 3:")  # what a checked response says, per check kind
 
 
 def _pct(part: int, whole: int) -> str:
@@ -63,7 +63,7 @@ def _path_stats(responses: list[dict], marker: str) -> dict[str, str]:
         "acc check": _pct(sum(r["correct"] for r in checked), len(checked)),
         "acc once": _pct(sum(r["correct"] for r in once), len(once)),
         "tokens": f"{sum(r['tokens'] for r in responses) / max(1, len(responses)):5.0f}",
-        **(_nines_caught(checked) if marker == "Mod 9:" else _other_way_caught(checked)),
+        **(_other_way_caught(checked) if marker == "Other way" else _nines_caught(checked)),
         "redone (acc, tokens)": f"{len(redone):3d} ({_pct(sum(r['correct'] for r in redone), len(redone))}, "
                                 f"{sum(r['tokens'] for r in redone) / max(1, len(redone)):3.0f})",
     }

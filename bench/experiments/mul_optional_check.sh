@@ -4,7 +4,8 @@
 #   bash bench/experiments/mul_optional_check.sh [WORK_DIR]      # default /tmp/t1-run-c; about 40 minutes on 2 cores
 #   CHECK_FRACTION=0.3 bash bench/experiments/mul_optional_check.sh DIR
 #   CHECK_KIND=nines bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c3   # run C3: cast out nines
-#   CHECK_KIND=nines_diff bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c4   # run C4: ... ending 4-7=6 fails
+#   CHECK_KIND=threes_diff bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c4   # run C4: cast out threes,
+#                                                                     # ending 1-2=2 fails (also: nines_diff)
 #
 # bench/experiments/mul_optional_check.patch adds `synth.mul_check_fraction`: that share of the `mul` traces
 # work the product, then recompute it the other way round (b*a, other partial products) and compare the two
