@@ -7,6 +7,7 @@
 #   CHECK_KIND=threes_diff bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c4   # run C4: cast out threes,
 #                                                                     # ending 1-2=2 fails (also: nines_diff)
 #   CHECK_KIND=threes_steps bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c5  # run C5: C4, each digit sum from 0
+#   CHECK_KIND=nines_own bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c6     # run C6: C3 in its own glyphs
 #
 # bench/experiments/mul_optional_check.patch adds `synth.mul_check_fraction`: that share of the `mul` traces
 # work the product, then recompute it the other way round (b*a, other partial products) and compare the two
