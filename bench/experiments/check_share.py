@@ -1,4 +1,4 @@
-"""Runs C-C3 (bench/experiments/mul_optional_check.sh): how often each checkpoint takes the check path, and how it fares.
+"""Runs C-C6 (bench/experiments/mul_optional_check.sh): how often each checkpoint takes the check path, and how it fares.
 
     .venv/bin/python bench/experiments/check_share.py /tmp/t1-run-c/reports/eval
 
@@ -9,7 +9,8 @@ failed check (their accuracy and length). Other way: where the two computations 
 comparison line says so (`Check: X!=Y`) instead of passing. Nines: where the first computation is wrong, how often
 the first cast says so (`4!=7`, or `4-7=6 fails`), and how often it fails a right one (false alarms). For the samples also the
 within-item difference RLOO sees: over the items whose samples take both paths, the mean of (accuracy of that
-item's checked samples - of its others).
+item's checked samples - of its others). Last, per checkpoint over greedy answers and samples together, the work's own
+slips before any check: wrong column additions (`4+6+1=11`) and wrong digit products (`4*8+5=37`).
 """
 
 import json
@@ -21,6 +22,8 @@ RESULT = re.compile(r"so (-?\d+)\.")  # the value a computation ends with
 COMPARE = re.compile(r"Check: (-?\d+)(!?=)(-?\d+)")
 NINES = re.compile(r"^Mod \d: .*; \d+(!=|=|-\d+=\d+ (?:ok|fails))", re.M)  # a cast's verdict: 4!=7 or 4-7=6 fails (4=4, 4-4=0 ok)
 MARKERS = ("Other way", "Mod 9:", "Mod 3:")  # what a checked response says, per check kind
+ADD = re.compile(r"(?<![\d*])(\d+)\+(\d+)(?:\+(\d+))?=(\d+)")  # a column sum, with its carry
+DIGIT_PRODUCT = re.compile(r"(?<!\d)(\d)\*(\d)(?:\+(\d+))?=(\d+)")  # a digit product, with its carry
 
 
 def _pct(part: int, whole: int) -> str:
@@ -79,6 +82,18 @@ def _within_items(items: list[dict], marker: str) -> str:
     return f"{100 * sum(diffs) / len(diffs):+5.1f} points over {len(diffs)} items" if diffs else "n/a"
 
 
+def _work_slips(responses: list[dict]) -> str:
+    """Wrong steps in the work before the first check or answer line: column additions and digit products."""
+    counts = {"additions": [0, 0], "digit products": [0, 0]}  # kind -> [steps, wrong]
+    for r in responses:
+        work = re.split(r"\n(?:Mod \d|Other way|So the answer)", r["response"])[0]
+        for kind, pattern in (("additions", ADD), ("digit products", DIGIT_PRODUCT)):
+            for x, y, c, z in pattern.findall(work):
+                counts[kind][0] += 1
+                counts[kind][1] += int(z) != (int(x) + int(y) if kind == "additions" else int(x) * int(y)) + int(c or 0)
+    return "  ".join(f"wrong {k} {w} of {n} ({_pct(w, n)} %)" for k, (n, w) in counts.items())
+
+
 def main(root: str) -> None:
     found = sorted(Path(root).glob("*/items.jsonl"))
     if not found:
@@ -96,6 +111,7 @@ def main(root: str) -> None:
             if label == "samples":
                 stats["within items, check - once"] = _within_items(items, marker)
             print(f"{items_path.parent.name:>10} {label:>7} n={len(responses):4d} " + "  ".join(f"{k} {v}" for k, v in stats.items()))
+        print(f"{items_path.parent.name:>10}    work " + _work_slips([r for it in items for r in [it["greedy"], *it["samples"]]]))
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@
 # SFT and RL models (greedy, and SAMPLES samples an item at T = 1.0, on the run's held-out set).
 #
 #   bash bench/experiments/more_sft_arm.sh /tmp/t1-run-c3                 # lr 1e-3 (run S's better arm)
-#   LRS="3e-4 1e-3" SAMPLES=8 SFT_EPOCHS=100 bash bench/experiments/more_sft_arm.sh DIR
+#   LRS="3e-4 1e-3" SAMPLES=8 SFT_EPOCHS=100 OUT=reports/run_s bash bench/experiments/more_sft_arm.sh DIR  # scarce_traces.sh
 #
 # DIR is a directory an experiment script made (scratch.sh): it holds .venv, data/, models/sft/final,
 # models/rl/final and metrics/rl.json. Each arm writes under DIR/more_sft_<lr>; the reports go to
-# DIR/reports/arms/<model>. SFT_EPOCHS (the run's sft.epochs) sets the length of the arm's cosine, as in
+# DIR/OUT/<model> (OUT: reports/arms). SFT_EPOCHS (the run's sft.epochs) sets the length of the arm's cosine, as in
 # scarce_traces.sh: the time cap, not the schedule, ends it.
 set -euo pipefail
 
@@ -30,6 +30,6 @@ for lr in ${LRS:-1e-3}; do
 done
 for model in "${models[@]}"; do
   t1 eval --model "$model" --data data/curated/heldout.jsonl --samples "${SAMPLES:-4}" --temperature 1.0 --budgets 448 \
-     --out "reports/arms/${model//\//_}"
+     --out "${OUT:-reports/arms}/${model//\//_}"
 done
-echo "RL trained $MINUTES minutes; reports: $PWD/reports/arms/*/report.json"
+echo "RL trained $MINUTES minutes; reports: $PWD/${OUT:-reports/arms}/*/report.json"

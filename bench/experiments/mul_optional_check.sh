@@ -5,7 +5,7 @@
 #   CHECK_FRACTION=0.3 bash bench/experiments/mul_optional_check.sh DIR
 #   CHECK_KIND=nines bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c3   # run C3: cast out nines
 #   CHECK_KIND=threes_diff bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c4   # run C4: cast out threes,
-#                                                                     # ending 1-2=2 fails (also: nines_diff)
+#                                                                     # ending 1-2=2 fails
 #   CHECK_KIND=threes_steps bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c5  # run C5: C4, each digit sum from 0
 #   CHECK_KIND=nines_own bash bench/experiments/mul_optional_check.sh /tmp/t1-run-c6     # run C6: C3 in its own glyphs
 #

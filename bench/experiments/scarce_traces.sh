@@ -25,19 +25,6 @@ t1 curate
 t1 synthesize
 t1 sft
 t1 --set rl.rounds="${RL_ROUNDS:-8}" rl   # the defaults: 10 steps a round (run S: 80 steps in 8.2 training minutes)
-MINUTES=$(.venv/bin/python -c 'import json; print(json.load(open("metrics/rl.json"))["train_minutes"])')  # the arms get RL's minutes
-
-arms=()
-for lr in ${ARM_LRS:-3e-4 1e-3}; do  # continued SFT, as bench/ablations.py's more_sft arm built it until 2026-11-27 (cosine over sft.epochs, not annealed over the budget), at each lr
-  arm=$WORK/more_sft_$lr
-  t1 --set paths.models_dir="$arm/models" --set paths.metrics_dir="$arm/metrics" --set paths.reports_dir="$arm/reports" \
-     --set model.kind=hf --set model.path="$WORK/models/sft/final" --set sft.max_minutes="$MINUTES" \
-     --set sft.resume=false --set sft.eval_every_minutes=null --set sft.warmup_fraction=0 --set sft.lr="$lr" sft
-  arms+=("more_sft_$lr/models/sft/final")
-done
-
-for model in models/sft/final models/rl/final "${arms[@]}"; do
-  t1 eval --model "$model" --data data/curated/heldout.jsonl --samples 8 --temperature 1.0 --budgets 448 \
-     --out "reports/run_s/${model//\//_}"
-done
-echo "reports: $WORK/reports/run_s/*/report.json"
+# continued SFT for RL's training minutes at each lr (a cosine over sft.epochs, as bench/ablations.py's more_sft arm
+# built it until 2026-11-27), then every final model scored
+LRS="${ARM_LRS:-3e-4 1e-3}" SAMPLES=8 OUT=reports/run_s bash "$(dirname "$0")/more_sft_arm.sh" "$WORK"
